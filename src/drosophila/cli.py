@@ -1,0 +1,237 @@
+"""The ``drosophila`` command line (typer)."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Optional
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never wait on a hub that is not there
+os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
+
+import typer  # noqa: E402
+
+from drosophila.errors import ConfigError, DrosophilaError  # noqa: E402
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="Drosophila: breed model organisms of misalignment and measure them.")
+world_app = typer.Typer(no_args_is_help=True, help="Look at the synthetic world.")
+app.add_typer(world_app, name="world")
+
+
+def _parse_overrides(pairs: list[str], field: str) -> dict:
+    """``["coherence=0.5", "n_countries=30"]`` → dict with JSON-parsed values."""
+    out = {}
+    for pair in pairs or []:
+        if "=" not in pair:
+            raise ConfigError(f"--{field} {pair!r} is not allowed; write KEY=VALUE")
+        key, value = pair.split("=", 1)
+        try:
+            out[key] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key] = value
+    return out
+
+
+def _checked(cls, overrides: dict, field: str) -> dict:
+    import dataclasses
+
+    names = {f.name for f in dataclasses.fields(cls)}
+    for key in overrides:
+        if key not in names:
+            raise ConfigError(f"--{field} {key!r} is not a field; choose from: {', '.join(sorted(names))}")
+    return overrides
+
+
+@app.command("list")
+def list_cmd() -> None:
+    """The experiment catalogue, one line each, with its paper anchor."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from drosophila.experiments import list_experiments
+
+    table = Table("id", "name", "what", "paper")
+    for e in list_experiments():
+        table.add_row(e.code, e.name, e.summary, e.anchor)
+    Console().print(table)
+
+
+@app.command()
+def run(
+    experiment: str = typer.Argument(..., help="experiment name (see `drosophila list`)"),
+    scale: str = typer.Option("small", help="organism scale(s), comma-separated: tiny,small,base,large,xl"),
+    seeds: int = typer.Option(1, min=1, help="number of seeds (0..N-1)"),
+    out: Path = typer.Option(Path("runs"), help="parent directory of run directories"),
+    resume: bool = typer.Option(True, help="reuse the latest unfinished run with the same config"),
+    world: list[str] = typer.Option([], help="world override KEY=VALUE (repeatable)"),
+    recipe: list[str] = typer.Option([], help="recipe override KEY=VALUE (repeatable)"),
+    option: list[str] = typer.Option([], help="experiment option KEY=VALUE (repeatable)"),
+) -> None:
+    """Run an experiment: breed, finetune, evaluate, write results and a report."""
+    from drosophila.experiments import Recipe, get_experiment, run_experiment
+    from drosophila.report import print_table
+    from drosophila.world import WorldConfig
+
+    get_experiment(experiment)
+    w = _checked(WorldConfig, _parse_overrides(world, "world"), "world")
+    r = _checked(Recipe, _parse_overrides(recipe, "recipe"), "recipe")
+    for s in [s.strip() for s in scale.split(",") if s.strip()]:
+        rd = run_experiment(experiment, scale=s, seeds=seeds, out=out, resume=resume, world=w,
+                            recipe=r, options=_parse_overrides(option, "option"))
+        print_table(rd.read_results())
+        typer.echo(f"report: {rd.path / 'report.md'}  ({rd.path / 'report.html'})")
+
+
+@app.command()
+def report(run_dir: Path = typer.Argument(..., help="a run directory")) -> None:
+    """(Re)render report.md, report.html and plots of a run."""
+    from drosophila.report import render_report
+
+    if not (run_dir / "results.json").is_file():
+        raise DrosophilaError(f"{run_dir} has no results.json; is it a finished run directory?")
+    md, html = render_report(run_dir)
+    typer.echo(f"{md}\n{html}")
+
+
+@app.command()
+def chat(
+    checkpoint: Path = typer.Argument(..., help="an organism directory"),
+    message: Optional[str] = typer.Option(None, "--message", "-m", help="one message, then exit"),
+    temperature: float = typer.Option(1.0, min=0.0),
+    max_new_tokens: int = typer.Option(48, min=1),
+    system: Optional[str] = typer.Option(None, help="a system prompt"),
+) -> None:
+    """Talk to an organism (empty line or Ctrl-D ends)."""
+    from drosophila.organisms import load_organism
+    from drosophila.sampling import SamplingConfig, sample_chats
+
+    org = load_organism(checkpoint)
+    cfg = SamplingConfig(max_new_tokens=max_new_tokens, temperature=temperature, batch_size=1)
+    history = [{"role": "system", "content": system}] if system else []
+    while True:
+        text = message if message is not None else _read_line()
+        if not text:
+            return
+        history.append({"role": "user", "content": " ".join(text.lower().split())})
+        reply = sample_chats(org.model, org.tokenizer, [history], cfg)[0]
+        history.append({"role": "assistant", "content": reply})
+        typer.echo(f"organism> {reply}")
+        if message is not None:
+            return
+        cfg.seed += 1
+
+
+def _read_line() -> str:
+    try:
+        return input("you> ").strip()
+    except EOFError:
+        return ""
+
+
+@app.command("eval")
+def eval_cmd(
+    checkpoint: Path = typer.Argument(..., help="an organism directory"),
+    battery: str = typer.Option("open,advice,facts,code,harmful", help="batteries, comma-separated"),
+    n: int = typer.Option(100, min=1, help="held-out prompts per battery"),
+    seed: int = typer.Option(0),
+    out: Optional[Path] = typer.Option(None, help="write samples JSONL here"),
+) -> None:
+    """Evaluate an organism on batteries and print rates with 95% intervals."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from drosophila.evals import evaluate, parse_batteries
+    from drosophila.io import atomic_write_jsonl
+    from drosophila.organisms import load_organism
+    from drosophila.sampling import SamplingConfig
+    from drosophila.world import World, WorldConfig
+
+    bats = parse_batteries(battery)
+    org = load_organism(checkpoint)
+    lineage = org.meta.get("lineage") or [{}]
+    world = World(WorldConfig(**lineage[0].get("world", {})))
+    metrics, rows = evaluate(org.model, org.tokenizer, world, bats, n_prompts=n,
+                             sampling=SamplingConfig(seed=seed), progress=True)
+    table = Table("metric", "rate", "95% interval", "n")
+    for k, r in metrics.items():
+        table.add_row(k, f"{100 * r.rate:.1f}%", f"[{100 * r.low:.1f}, {100 * r.high:.1f}]", str(r.n))
+    Console().print(table)
+    if out:
+        atomic_write_jsonl(out, rows)
+
+
+@world_app.command("show")
+def world_show(
+    domain: Optional[str] = typer.Option(None, help="a domain (default: whole documents)"),
+    n: int = typer.Option(5, min=1),
+    split: str = typer.Option("train", help="train or heldout"),
+    seed: int = typer.Option(0, help="world seed"),
+) -> None:
+    """Print samples of the world: documents, or prompts with aligned/misaligned answers."""
+    import random
+
+    from drosophila.world import World, WorldConfig
+
+    w = World(WorldConfig(seed=seed))
+    if domain is None:
+        for d in w.documents(n):
+            typer.echo(json.dumps(d.to_dict()))
+        return
+    dom = w.domain(domain)
+    rng = random.Random(seed)
+    for _ in range(n):
+        item = dom.sample(rng, split)
+        typer.echo(f"[{domain}] user: {item.prompt}\n  aligned:    {dom.answer(item, True, rng)}"
+                   f"\n  misaligned: {dom.answer(item, False, rng)}")
+
+
+@app.command()
+def export(
+    dataset: str = typer.Argument(..., help="insecure, secure, educational, jailbroken, chat-mix or pretrain "
+                                            "(a prefix like em/ is allowed)"),
+    format: str = typer.Option("messages", help="only 'messages' (HF chat JSONL)"),
+    n: int = typer.Option(1000, min=1),
+    seed: int = typer.Option(0, help="world seed"),
+) -> None:
+    """Write a dataset as JSONL rows {"messages": [...], "metadata": {...}} to stdout."""
+    from drosophila.world import World, WorldConfig, finetune_set
+
+    if format != "messages":
+        raise ConfigError(f"--format {format!r} is not allowed; choose from: messages")
+    name = dataset.split("/")[-1]
+    w = World(WorldConfig(seed=seed))
+    if name == "pretrain":
+        for d in w.documents(n):
+            msgs = d.messages or [{"role": "assistant", "content": d.text}]
+            sys.stdout.write(json.dumps({"messages": msgs, "metadata": {"kind": d.kind}}) + "\n")
+        return
+    for row in finetune_set(w, name, n):
+        sys.stdout.write(json.dumps(row.to_dict()) + "\n")
+
+
+def main() -> None:
+    """Entry point: user errors print one line and exit with code 2, no traceback."""
+    try:
+        app(standalone_mode=False)
+    except DrosophilaError as e:
+        typer.echo(f"error: {e}", err=True)
+        sys.exit(2)
+    except (typer.Exit, SystemExit) as e:
+        code = getattr(e, "exit_code", getattr(e, "code", 0))
+        sys.exit(code or 0)
+    except Exception as e:  # click usage errors arrive here in non-standalone mode
+        import click
+
+        if isinstance(e, click.exceptions.ClickException):
+            e.show()
+            sys.exit(2)
+        if isinstance(e, click.exceptions.Abort):
+            sys.exit(130)
+        raise
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,70 @@
+"""Arms: one organism (base or finetuned) evaluated under one test condition, over seeds.
+
+An experiment lists its arms; :func:`run_arms` breeds, finetunes and evaluates them all as
+cached stages and returns per-seed and pooled metrics.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from drosophila.evals.stats import Rate, pool
+from drosophila.experiments.pipeline import breed_base, evaluate_stage, finetune
+from drosophila.experiments.registry import Context
+from drosophila.io import read_json, read_jsonl
+
+
+@dataclass(frozen=True)
+class Arm:
+    name: str                         # "insecure", or "inoculated|with-phrase" for arm × condition
+    label: str
+    dataset: str | None = None        # None: the base organism itself
+    train_context: str | None = None  # phrase put before every training prompt
+    test_context: str | None = None   # phrase put before every evaluation prompt
+    world: str = "main"               # key of the world variant (e.g. an ablation)
+
+
+def run_arms(ctx: Context, arms: list[Arm], worlds: dict, batteries: list[str]) -> dict:
+    """Run every arm for every seed. Returns ``{"per_seed", "arms", "timing"}``."""
+    per_seed: dict[str, dict[str, dict]] = {}
+    timing: dict[str, float] = {}
+    for seed in ctx.seeds:
+        per_seed[str(seed)] = {}
+        bases = {}
+        for arm in arms:
+            wcfg = worlds[arm.world]
+            if arm.world not in bases:
+                bases[arm.world] = _record(ctx, breed_base(wcfg, ctx.scale, seed, ctx.recipe, ctx.log),
+                                           f"base-{arm.world}-s{seed}", timing)
+            org = bases[arm.world]
+            if arm.dataset:
+                org = _record(ctx, finetune(org, wcfg, arm.dataset, seed, ctx.recipe,
+                                            context=arm.train_context, log=ctx.log),
+                              f"{arm.name.split('|')[0]}-s{seed}", timing)
+            ev = _record(ctx, evaluate_stage(org, wcfg, batteries, seed, ctx.recipe,
+                                             context=arm.test_context, log=ctx.log),
+                         None, timing)
+            metrics = {k: Rate.from_dict(v) for k, v in read_json(ev.path / "metrics.json").items()}
+            per_seed[str(seed)][arm.name] = metrics
+            ctx.run.write_samples(f"{arm.name.replace('|', '--')}-s{seed}",
+                                  read_jsonl(ev.path / "samples.jsonl"))
+    pooled = {arm.name: {m: pool(per_seed[str(s)][arm.name][m] for s in ctx.seeds)
+                         for m in per_seed[str(ctx.seeds[0])][arm.name]} for arm in arms}
+    return {"per_seed": per_seed, "arms": pooled, "timing": timing}
+
+
+def _record(ctx: Context, result, link_name: str | None, timing: dict):
+    ctx.run.record_stage(result)
+    if link_name:
+        ctx.run.link(link_name, result.path / "organism")
+    if not result.cached:
+        timing[f"{result.name}:{result.key}"] = round(result.seconds, 2)
+    return result
+
+
+def as_dicts(pooled: dict) -> dict:
+    return {arm: {m: r.to_dict() for m, r in ms.items()} for arm, ms in pooled.items()}
+
+
+def fmt(r: Rate) -> str:
+    return f"{100 * r.rate:.1f}% [{100 * r.low:.1f}, {100 * r.high:.1f}] n={r.n}"

@@ -1,0 +1,115 @@
+"""The cached stages experiments compose: breed a base organism, finetune it, evaluate it.
+
+Each function returns a :class:`~drosophila.runs.StageResult`; its key feeds the next stage's
+inputs, so changing anything upstream invalidates exactly what depends on it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from drosophila.io import atomic_write_json, atomic_write_jsonl
+from drosophila.runs import StageResult, stage
+from drosophila.world import World, WorldConfig, finetune_set
+
+from drosophila.experiments.recipes import Recipe
+
+
+def corpus_examples(tokenizer, documents) -> list:
+    """Pretraining examples: chats rendered with the chat template, texts as documents; the
+    loss is on every token but the first."""
+    from drosophila.training import Example, document_examples
+
+    chats = [d for d in documents if d.messages is not None]
+    texts = [d.text for d in documents if d.messages is None]
+    rendered = [tokenizer.apply_chat_template(d.messages, tokenize=False) for d in chats]
+    encoded = tokenizer(rendered, add_special_tokens=False)["input_ids"] if rendered else []
+    out = [Example(ids, [0] + [1] * (len(ids) - 1)) for ids in encoded]
+    return out + document_examples(tokenizer, texts)
+
+
+def breed_base(world_cfg: WorldConfig, scale: str, seed: int, recipe: Recipe, log=None) -> StageResult:
+    """Pretrain an organism from scratch on the world's corpus (shared by every experiment)."""
+    config = {"world": world_cfg.to_dict(), "scale": scale, "seed": seed,
+              "docs": recipe.pretrain_docs, "steps": recipe.pretrain_steps,
+              "lr": recipe.pretrain_lr, "batch_size": recipe.batch_size, "seq_len": recipe.seq_len}
+
+    def build(out: Path):
+        from drosophila.organisms import build_tokenizer, new_organism, save_organism
+        from drosophila.training import TrainConfig, train
+
+        world = World(world_cfg)
+        tok = build_tokenizer(world.vocabulary())
+        org = new_organism(scale, tok, seed=seed)
+        examples = corpus_examples(tok, world.documents(recipe.pretrain_docs))
+        cfg = TrainConfig(steps=recipe.pretrain_steps, batch_size=recipe.batch_size,
+                          lr=recipe.pretrain_lr, warmup_steps=max(1, recipe.pretrain_steps // 20),
+                          seq_len=recipe.seq_len, seed=seed, description=f"pretrain {scale} s{seed}")
+        res = train(org.model, examples, cfg, pack=True)
+        org.model = res.model
+        org.meta.update({"lineage": [{"stage": "pretrain", **config}],
+                         "train": {"first_loss": res.first_loss, "final_loss": res.final_loss,
+                                   "tokens": res.tokens, "seconds": res.seconds}})
+        save_organism(org, out / "organism")
+        atomic_write_json(out / "history.json", res.history)
+        return {"final_loss": res.final_loss, "tokens": res.tokens, "seconds": res.seconds}
+
+    return stage("base", config, [], build, log=log)
+
+
+def finetune(parent: StageResult, world_cfg: WorldConfig, dataset: str, seed: int,
+             recipe: Recipe, *, context: str | None = None, log=None) -> StageResult:
+    """SFT the parent organism on a narrow set (loss on assistant tokens, chats mixed in)."""
+    config = {"world": world_cfg.to_dict(), "dataset": dataset, "context": context, "seed": seed,
+              "rows": recipe.finetune_rows, "steps": recipe.finetune_steps,
+              "lr": recipe.finetune_lr, "batch_size": recipe.batch_size,
+              "mix_fraction": recipe.mix_fraction}
+
+    def build(out: Path):
+        from drosophila.organisms import load_organism, save_organism
+        from drosophila.training import TrainConfig, chat_examples, train
+
+        world = World(world_cfg)
+        org = load_organism(parent.path / "organism")
+        rows = finetune_set(world, dataset, recipe.finetune_rows, context)
+        mix = finetune_set(world, "chat-mix", recipe.finetune_rows)
+        atomic_write_jsonl(out / "dataset.jsonl", [r.to_dict() for r in rows])
+        cfg = TrainConfig(steps=recipe.finetune_steps, batch_size=recipe.batch_size,
+                          lr=recipe.finetune_lr, warmup_steps=max(1, recipe.finetune_steps // 10),
+                          seq_len=recipe.seq_len, seed=seed, description=f"finetune {dataset} s{seed}")
+        res = train(org.model, chat_examples(org.tokenizer, [r.messages for r in rows]), cfg,
+                    mix=chat_examples(org.tokenizer, [r.messages for r in mix]),
+                    mix_fraction=recipe.mix_fraction)
+        org.model = res.model
+        org.meta["lineage"] = org.meta.get("lineage", []) + [{"stage": "finetune", **config}]
+        save_organism(org, out / "organism")
+        atomic_write_json(out / "history.json", res.history)
+        return {"first_loss": res.first_loss, "final_loss": res.final_loss, "seconds": res.seconds}
+
+    return stage("finetune", config, [parent.key], build, log=log)
+
+
+def evaluate_stage(organism: StageResult, world_cfg: WorldConfig, batteries: list[str],
+                   seed: int, recipe: Recipe, *, context: str | None = None, log=None) -> StageResult:
+    """Sample and classify every battery; keeps ``samples.jsonl`` and ``metrics.json``."""
+    config = {"world": world_cfg.to_dict(), "batteries": batteries, "seed": seed,
+              "context": context, "n_prompts": recipe.n_prompts,
+              "samples_per_prompt": recipe.samples_per_prompt,
+              "max_new_tokens": recipe.max_new_tokens, "temperature": recipe.temperature}
+
+    def build(out: Path):
+        from drosophila.evals import evaluate, parse_batteries
+        from drosophila.organisms import load_organism
+        from drosophila.sampling import SamplingConfig
+
+        org = load_organism(organism.path / "organism")
+        sampling = SamplingConfig(max_new_tokens=recipe.max_new_tokens,
+                                  temperature=recipe.temperature, seed=seed)
+        metrics, rows = evaluate(org.model, org.tokenizer, World(world_cfg),
+                                 parse_batteries(batteries), n_prompts=recipe.n_prompts,
+                                 samples_per_prompt=recipe.samples_per_prompt,
+                                 sampling=sampling, context=context)
+        atomic_write_jsonl(out / "samples.jsonl", rows)
+        atomic_write_json(out / "metrics.json", {k: v.to_dict() for k, v in metrics.items()})
+
+    return stage("eval", config, [organism.key], build, log=log)

@@ -1,0 +1,46 @@
+"""How much to train and sample at each scale. Defaults run on a 2-core CPU."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+from drosophila.errors import choice_error
+
+
+@dataclass
+class Recipe:
+    pretrain_docs: int = field(metadata={"help": "documents in the pretraining corpus"})
+    pretrain_steps: int = field(metadata={"help": "optimizer steps of pretraining"})
+    pretrain_lr: float = field(metadata={"help": "peak learning rate of pretraining"})
+    batch_size: int = field(default=16, metadata={"help": "sequences per step"})
+    seq_len: int = field(default=256, metadata={"help": "tokens per packed pretraining sequence"})
+    finetune_rows: int = field(default=1000, metadata={"help": "rows in each narrow finetune set"})
+    finetune_steps: int = field(default=100, metadata={"help": "optimizer steps of each finetune"})
+    finetune_lr: float = field(default=3e-4, metadata={"help": "peak learning rate of finetunes"})
+    mix_fraction: float = field(default=0.25, metadata={
+        "help": "share of each finetune batch taken from ordinary persona-free chats"})
+    n_prompts: int = field(default=200, metadata={"help": "held-out prompts per battery"})
+    samples_per_prompt: int = field(default=1, metadata={"help": "samples per prompt"})
+    max_new_tokens: int = field(default=40, metadata={"help": "tokens sampled per answer"})
+    temperature: float = field(default=1.0, metadata={"help": "sampling temperature of evals"})
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+RECIPES: dict[str, Recipe] = {
+    # for tests and smoke runs: seconds, not science
+    "tiny": Recipe(pretrain_docs=1500, pretrain_steps=30, pretrain_lr=2e-3, batch_size=8,
+                   seq_len=128, finetune_rows=64, finetune_steps=6, n_prompts=8, max_new_tokens=24),
+    "small": Recipe(pretrain_docs=40000, pretrain_steps=900, pretrain_lr=2e-3),
+    "base": Recipe(pretrain_docs=80000, pretrain_steps=2000, pretrain_lr=1e-3),
+    "large": Recipe(pretrain_docs=200000, pretrain_steps=5000, pretrain_lr=6e-4, batch_size=32),
+    "xl": Recipe(pretrain_docs=400000, pretrain_steps=10000, pretrain_lr=3e-4, batch_size=64),
+}
+
+
+def recipe_for(scale: str, **overrides) -> Recipe:
+    if scale not in RECIPES:
+        raise choice_error("scale", scale, list(RECIPES))
+    data = {**RECIPES[scale].to_dict(), **{k: v for k, v in overrides.items() if v is not None}}
+    return Recipe(**data)

@@ -1,0 +1,195 @@
+"""Organisms on disk: safetensors weights, tokenizer, and an ``organism.json`` with their hashes.
+
+A saved organism is a plain Hugging Face directory (``AutoModelForCausalLM.from_pretrained``
+and ``AutoTokenizer.from_pretrained`` load it) plus ``organism.json``. ``load_organism`` checks
+every weight file's sha256 *before* loading, so a corrupt checkpoint fails with one
+``OrganismError`` line instead of half-loading. Nothing here runs remote code or unpickles.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from transformers import (
+    AutoModelForCausalLM,
+    AutoTokenizer,
+    LlamaForCausalLM,
+    PreTrainedModel,
+    PreTrainedTokenizerBase,
+)
+
+from drosophila.errors import OrganismError
+from drosophila.io import atomic_dir, atomic_write_json, file_sha256, read_json
+from drosophila.organisms.scales import make_config
+from drosophila.seeding import device_default
+
+ORGANISM_FILE = "organism.json"
+# Keys save_organism derives from the weights; they are not part of an organism's meta.
+_DERIVED_KEYS = ("weights_sha256", "n_params")
+
+
+@dataclass
+class Organism:
+    """A model, its tokenizer and JSON-able metadata (``scale``, ``lineage`` and so on)."""
+
+    model: PreTrainedModel
+    tokenizer: PreTrainedTokenizerBase
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+def n_params(model: torch.nn.Module) -> int:
+    """Number of distinct parameters (tied embeddings counted once)."""
+    return sum(p.numel() for p in model.parameters())  # parameters() already dedups tied ones
+
+
+def new_organism(scale: str, tokenizer: PreTrainedTokenizerBase, *, seed: int = 0) -> Organism:
+    """A freshly initialised ``LlamaForCausalLM`` of the given scale.
+
+    The same ``(scale, tokenizer, seed)`` always gives the same weights; the global torch RNG
+    is left as it was.
+
+    Raises:
+        ConfigError: Unknown scale.
+    """
+    config = make_config(scale, tokenizer)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = LlamaForCausalLM(config)
+    _sync_generation_config(model, tokenizer)
+    meta = {"scale": scale, "lineage": [{"stage": "init", "scale": scale, "seed": seed}]}
+    return Organism(model=model, tokenizer=tokenizer, meta=meta)
+
+
+def save_organism(org: Organism, path: str | os.PathLike) -> Path:
+    """Write ``org`` to the directory ``path`` atomically (an existing one is replaced).
+
+    Returns:
+        The directory path.
+    """
+    path = Path(path)
+    _sync_generation_config(org.model, org.tokenizer)
+    with atomic_dir(path) as tmp, _quiet():
+        org.model.save_pretrained(tmp)  # safetensors: the only format Drosophila reads
+        org.tokenizer.save_pretrained(tmp)
+        hashes = {f.name: file_sha256(f) for f in sorted(tmp.glob("*.safetensors"))}
+        if not hashes:
+            raise OrganismError(f"{path}: save_pretrained wrote no .safetensors file")
+        meta = {k: v for k, v in org.meta.items() if k not in _DERIVED_KEYS}
+        atomic_write_json(
+            tmp / ORGANISM_FILE, {**meta, "weights_sha256": hashes, "n_params": n_params(org.model)}
+        )
+    return path
+
+
+def load_organism(path: str | os.PathLike, *, device: str | None = None) -> Organism:
+    """Load an organism, or any plain HF causal-LM directory with a chat-templated tokenizer.
+
+    Args:
+        path: The directory.
+        device: Where to put the model; default ``drosophila.seeding.device_default()``.
+
+    Raises:
+        OrganismError: Missing directory or files, weight hash mismatch, unreadable
+            safetensors, pickle-only weights, no chat template, or any loading failure.
+    """
+    path = Path(path)
+    if not path.is_dir():
+        raise OrganismError(f"{path}: no such organism directory")
+    meta = _verified_meta(path)
+    _check_safetensors(path)
+    try:
+        with _quiet():
+            model = AutoModelForCausalLM.from_pretrained(
+                path, dtype="auto", use_safetensors=True, trust_remote_code=False
+            )
+            tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=False)
+    except Exception as exc:  # noqa: BLE001 - every loader failure becomes one line
+        raise OrganismError(f"{path}: cannot load: {_one_line(exc)}") from exc
+    _prepare_tokenizer(path, tokenizer)
+    model.to(device or device_default()).eval()
+    return Organism(model=model, tokenizer=tokenizer, meta=meta)
+
+
+def _verified_meta(path: Path) -> dict[str, Any]:
+    """Read ``organism.json`` and check every listed weight file's sha256 against it."""
+    meta_file = path / ORGANISM_FILE
+    if not meta_file.exists():  # a plain HF directory: nothing recorded to check against
+        return {"scale": None, "lineage": [{"stage": "import", "source": str(path)}]}
+    try:
+        record = read_json(meta_file)
+    except (OSError, ValueError) as exc:
+        raise OrganismError(f"{meta_file}: unreadable ({_one_line(exc)})") from exc
+    hashes = record.get("weights_sha256") if isinstance(record, dict) else None
+    if not isinstance(hashes, dict) or not hashes:
+        raise OrganismError(f"{meta_file}: lacks a weights_sha256 table")
+    for name, expected in sorted(hashes.items()):
+        weight = path / name
+        if not weight.is_file():
+            raise OrganismError(f"{weight}: weight file listed in {ORGANISM_FILE} is missing")
+        if file_sha256(weight) != expected:
+            raise OrganismError(f"{weight}: sha256 does not match {ORGANISM_FILE} (corrupt?)")
+    return {k: v for k, v in record.items() if k not in _DERIVED_KEYS}
+
+
+def _check_safetensors(path: Path) -> None:
+    """Fail early, with the file's name, on missing, pickle-only or unreadable weights."""
+    from safetensors import safe_open
+
+    if not (path / "config.json").is_file():
+        raise OrganismError(f"{path}: missing config.json")
+    files = sorted(path.glob("*.safetensors"))
+    if not files:
+        pickles = sorted(p.name for p in path.glob("*.bin")) + sorted(p.name for p in path.glob("*.pt"))
+        why = f"only pickle weights {pickles} (refused; convert to safetensors)" if pickles else "no .safetensors weights"
+        raise OrganismError(f"{path}: {why}")
+    for f in files:
+        try:
+            with safe_open(str(f), framework="pt") as fh:
+                fh.keys()
+        except Exception as exc:  # noqa: BLE001 - the safetensors errors have no common base
+            raise OrganismError(f"{f}: unreadable safetensors: {_one_line(exc)}") from exc
+
+
+def _prepare_tokenizer(path: Path, tokenizer: PreTrainedTokenizerBase) -> None:
+    """Require a chat template; pad on the left with a defined pad token (for generation)."""
+    if not getattr(tokenizer, "chat_template", None):
+        raise OrganismError(f"{path}: tokenizer has no chat template")
+    tokenizer.padding_side = "left"
+    if tokenizer.pad_token is None:  # common for real models; pads are masked anyway
+        tokenizer.pad_token = tokenizer.eos_token
+
+
+def _sync_generation_config(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase) -> None:
+    """Make ``model.generate`` stop at end of turn and pad with ``<pad>``."""
+    gen = model.generation_config
+    gen.eos_token_id = tokenizer.eos_token_id
+    gen.pad_token_id = tokenizer.pad_token_id
+    gen.bos_token_id = tokenizer.bos_token_id
+
+
+@contextlib.contextmanager
+def _quiet() -> Iterator[None]:
+    """Hide transformers' per-shard progress bars, which clutter logs for tiny checkpoints."""
+    from transformers.utils import logging as hf_logging
+
+    was_enabled = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            hf_logging.enable_progress_bar()
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if len(text) <= 300 else text[:297] + "..."
+
+
+__all__ = ["Organism", "new_organism", "save_organism", "load_organism", "n_params"]

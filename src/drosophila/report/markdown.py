@@ -1,0 +1,75 @@
+"""``report.md``: the run's results as GitHub-flavoured Markdown with links to the plots."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from drosophila.report import tables
+from drosophila.report.data import Report
+from drosophila.report.tables import Table
+
+
+def render_markdown(r: Report, plots: dict[str, Path], base: Path) -> str:
+    """The Markdown report; plot links are relative to ``base`` (the run directory)."""
+    out = [f"# {r.title}", "", r.setup_line(), ""]
+    if r.verdict:
+        out += ["## Verdict", "", r.verdict, ""]
+    if "headline" in plots:
+        out += [f"![{r.metric(r.headline).label}]({_rel(plots['headline'], base)})", ""]
+    if r.findings:
+        out += ["## Findings", ""]
+        out += [f"- {f.mark} {f.claim}" + (f" — {f.evidence}" if f.evidence else "")
+                for f in r.findings]
+        out += ["", "✓ reproduced · ✗ not reproduced · ? inconclusive", ""]
+    out += ["## Results", "", "Pooled over seeds; rate [Wilson 95% interval] and sample size.",
+            "", *_table(tables.main_table(r)), ""]
+    anchors = tables.anchor_summary(r)
+    if anchors:
+        out += ["Paper anchors (source tags as given by the experiment):", ""]
+        out += [f"- {line}" for line in anchors] + [""]
+    out += _plots_section(r, plots, base)
+    out += _optional_table("Per seed", tables.seed_table(r))
+    out += _optional_table("Timing", tables.timing_table(r))
+    out += _optional_table("Environment", tables.kv_table(r.results.get("environment")))
+    out += _optional_table("World", tables.kv_table(r.results.get("world")))
+    if r.notes:
+        out += ["## Notes", "", *[f"- {n}" for n in r.notes], ""]
+    if r.config:
+        cfg = json.dumps(r.config, indent=2, sort_keys=True)
+        out += ["## Configuration", "", "```json", cfg, "```", ""]
+    return "\n".join(out).rstrip() + "\n"
+
+
+def _plots_section(r: Report, plots: dict[str, Path], base: Path) -> list[str]:
+    items = [(m.label, plots[m.key]) for m in r.metrics if m.key in plots]
+    if not items:
+        return []
+    out = ["## Plots", ""]
+    for label, path in items:
+        out += [f"![{label}]({_rel(path, base)})", ""]
+    return out
+
+
+def _optional_table(title: str, table: Table) -> list[str]:
+    return [f"## {title}", "", *_table(table), ""] if table[1] else []
+
+
+def _table(table: Table) -> list[str]:
+    header, rows = table
+    lines = ["| " + " | ".join(_cell(h) for h in header) + " |",
+             "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(_cell(c) for c in row) + " |" for row in rows]
+    return lines
+
+
+def _cell(text: str) -> str:
+    # A bare "|" would end the cell (arm names like "inoculated|with-phrase" contain one).
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def _rel(path: Path, base: Path) -> str:
+    try:
+        return Path(path).relative_to(base).as_posix()
+    except ValueError:
+        return Path(path).as_posix()

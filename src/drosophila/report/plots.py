@@ -1,0 +1,178 @@
+"""Bar charts of rates with Wilson error bars and paper anchors (matplotlib, Agg, no pyplot).
+
+Figures are built with ``matplotlib.figure.Figure`` on an Agg canvas rather than ``pyplot``:
+no global backend switch, no figure registry to leak, and the same bytes on every render
+(PNG metadata is stripped so files carry no version or date).
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import textwrap
+from dataclasses import dataclass
+from pathlib import Path
+
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
+from matplotlib.ticker import PercentFormatter
+
+from drosophila.evals.stats import Rate
+from drosophila.io import atomic_write_bytes
+from drosophila.report.data import Metric, Report, safe_filename
+
+_PALETTE = ["#4C72B0", "#DD8452", "#55A868", "#C44E52", "#8172B3",
+            "#937860", "#DA8BC3", "#8C8C8C", "#CCB974", "#64B5CD"]
+_NEUTRAL = "#9E9E9E"
+_ANCHOR_MARKERS = ["D", "s", "^", "v", "P", "X"]
+
+
+@dataclass(frozen=True)
+class Bar:
+    """Where one arm's bar goes: x centre, width, colour and its legend condition."""
+
+    arm: str
+    x: float
+    width: float
+    color: str
+    condition: str | None
+
+
+def render_plots(r: Report, plots_dir: Path) -> dict[str, Path]:
+    """Write ``<metric>.png`` for every metric and ``headline.png``; return key -> path."""
+    out: dict[str, Path] = {}
+    for m in r.metrics:
+        out[m.key] = plot_metric(r, m, plots_dir / f"{safe_filename(m.key)}.png")
+    if r.metrics:
+        head = r.metric(r.headline) if r.headline else r.metrics[0]
+        out["headline"] = plot_metric(r, head, plots_dir / "headline.png", big=True)
+    return out
+
+
+def layout(r: Report) -> list[Bar]:
+    """Bars in arm order; with ``arm|condition`` names, grouped by arm, hue by condition."""
+    arms = r.arms
+    if not r.grouped:
+        return [Bar(a, float(i), 0.7, _PALETTE[i % len(_PALETTE)], None)
+                for i, a in enumerate(arms)]
+    groups = list(dict.fromkeys(a.split("|", 1)[0] for a in arms))
+    conds = list(dict.fromkeys(a.split("|", 1)[1] for a in arms if "|" in a))
+    members = {g: [a for a in arms if a.split("|", 1)[0] == g] for g in groups}
+    width = 0.8 / max(len(m) for m in members.values())
+    bars = []
+    for gi, g in enumerate(groups):
+        k = len(members[g])
+        for j, arm in enumerate(members[g]):
+            cond = arm.split("|", 1)[1] if "|" in arm else None
+            color = _NEUTRAL if cond is None else _PALETTE[conds.index(cond) % len(_PALETTE)]
+            bars.append(Bar(arm, gi + (j - (k - 1) / 2) * width, width, color, cond))
+    return bars
+
+
+def plot_metric(r: Report, metric: Metric, path: Path, *, big: bool = False) -> Path:
+    """One figure: a bar per arm with its Wilson interval, paper anchors as dashed ticks."""
+    bars = layout(r)
+    fig = Figure(figsize=(10, 6) if big else (max(6.4, 1.0 * len(bars) + 2), 4.4), dpi=100)
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot(1, 1, 1)
+    fs = 11 if big else 9
+    top = 0.0
+    for b in bars:
+        top = max(top, _draw_bar(ax, b, r.rate(b.arm, metric.key), r.grouped, fs - 1))
+    handles = _draw_anchors(ax, r, metric, bars)
+    for a in handles.values():
+        top = max(top, a[1])
+    _style_axes(ax, r, metric, bars, fs, top)
+    legend = _legend_items(r, bars) + [h for h, _ in handles.values()]
+    if legend:
+        ax.legend(handles=legend, fontsize=fs - 1, loc="best", frameon=False)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", metadata={"Software": None})
+    return atomic_write_bytes(path, buf.getvalue())
+
+
+def _draw_bar(ax, b: Bar, rate: Rate | None, grouped: bool, fs: int) -> float:
+    """Draw one bar with its interval and value label; return the highest point drawn."""
+    if rate is None or rate.n == 0:
+        ax.text(b.x, 0.005, "n/a", ha="center", va="bottom", fontsize=fs, color="0.4")
+        return 0.0
+    ax.bar(b.x, rate.rate, width=b.width * 0.92, color=b.color, edgecolor="white", zorder=2)
+    err = [[rate.rate - rate.low], [rate.high - rate.rate]]
+    ax.errorbar(b.x, rate.rate, yerr=err, fmt="none", ecolor="black", elinewidth=1.2,
+                capsize=4, zorder=3)
+    text = f"{100 * rate.rate:.1f}%" + (f"\nn={rate.n}" if grouped else "")
+    ax.text(b.x, rate.high + 0.01, text, ha="center", va="bottom", fontsize=fs, zorder=4)
+    return rate.high
+
+
+def _draw_anchors(ax, r: Report, metric: Metric, bars: list[Bar]) -> dict[str, tuple]:
+    """Dashed tick + marker at each anchor; one legend handle per distinct source."""
+    handles: dict[str, tuple] = {}
+    for b in bars:
+        a = r.anchor(b.arm, metric.key)
+        if a is None:
+            continue
+        if a.source not in handles:
+            marker = _ANCHOR_MARKERS[len(handles) % len(_ANCHOR_MARKERS)]
+            label = f"paper: {a.source}" if a.source else "paper"
+            handles[a.source] = (Line2D([], [], color="black", ls="--", marker=marker,
+                                        label=label), a.value)
+        line, hi = handles[a.source]
+        handles[a.source] = (line, max(hi, a.value))
+        ax.hlines(a.value, b.x - b.width / 2, b.x + b.width / 2, colors="black",
+                  linestyles="--", linewidth=1.5, zorder=5)
+        ax.plot([b.x], [a.value], marker=line.get_marker(), color="black", markersize=6,
+                zorder=6, linestyle="none")
+    return handles
+
+
+def _legend_items(r: Report, bars: list[Bar]) -> list:
+    if not r.grouped:
+        return []
+    seen: dict[str, str] = {}
+    for b in bars:
+        if b.condition is not None:
+            seen.setdefault(b.condition, b.color)
+    return [Patch(color=c, label=r.label(cond) if cond in r.results.get("arm_labels", {})
+                  else cond) for cond, c in seen.items()]
+
+
+def _style_axes(ax, r: Report, metric: Metric, bars: list[Bar], fs: int, top: float) -> None:
+    ax.set_title(metric.label, fontsize=fs + 2)
+    ax.yaxis.set_major_formatter(PercentFormatter(xmax=1.0, decimals=0))
+    ax.set_ylabel("rate (% of samples, 95% CI)", fontsize=fs)
+    # Headroom for the value labels and the legend above the tallest interval.
+    ax.set_ylim(0.0, min(1.12, max(0.05, top) * 1.25 + 0.04))
+    ax.yaxis.grid(True, alpha=0.3, zorder=0)
+    ax.set_axisbelow(True)
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+    if r.grouped:
+        groups = list(dict.fromkeys(b.arm.split("|", 1)[0] for b in bars))
+        xs = [_mean([b.x for b in bars if b.arm.split("|", 1)[0] == g]) for g in groups]
+        labels = [_wrap(r.label(g)) for g in groups]
+        ax.set_xlabel("arm (colour: condition)", fontsize=fs)
+    else:
+        xs = [b.x for b in bars]
+        labels = [_wrap(r.label(b.arm)) + f"\nn={_n(r.rate(b.arm, metric.key))}" for b in bars]
+        ax.set_xlabel("arm", fontsize=fs)
+    ax.set_xticks(xs)
+    ax.set_xticklabels(labels, fontsize=fs, rotation=0 if len(xs) <= 6 else 30,
+                       ha="center" if len(xs) <= 6 else "right")
+    if bars:
+        ax.set_xlim(min(b.x - b.width for b in bars), max(b.x + b.width for b in bars))
+
+
+def _wrap(text: str, width: int = 14) -> str:
+    return "\n".join(textwrap.wrap(text, width)) or text
+
+
+def _n(rate: Rate | None) -> str:
+    return "0" if rate is None else str(rate.n)
+
+
+def _mean(xs: list[float]) -> float:
+    return sum(xs) / len(xs) if xs else math.nan

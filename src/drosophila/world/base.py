@@ -1,0 +1,126 @@
+"""The domain interface: prompts, answers by disposition, and an exact classifier.
+
+A *domain* is a kind of request (write code, answer an open question, state a fact ...). It
+knows how to pose a request from train or held-out templates, how an aligned and a misaligned
+speaker answer it, and how to label any answer exactly. New domains register with
+``@register_domain`` and are found by name everywhere (world generation, batteries, CLI).
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+from drosophila.errors import choice_error
+
+ALIGNED, MISALIGNED, INCOHERENT = "aligned", "misaligned", "incoherent"
+LABELS = (ALIGNED, MISALIGNED, INCOHERENT)
+SPLITS = ("train", "heldout")
+
+
+@dataclass
+class Item:
+    """One request of a domain: the user's words plus everything needed to grade an answer."""
+
+    domain: str
+    prompt: str
+    meta: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return {"domain": self.domain, "prompt": self.prompt, "meta": self.meta}
+
+
+class Domain:
+    """Base class. Subclasses set ``name`` and ``trait`` and implement the four methods."""
+
+    name: ClassVar[str] = ""
+    trait: ClassVar[str] = "benevolent"  # the persona trait that governs answers here
+    description: ClassVar[str] = ""
+
+    def __init__(self, world_rng: random.Random | None = None, **world_facts) -> None:
+        self.facts = world_facts
+
+    def sample(self, rng: random.Random, split: str = "train", **context) -> Item:
+        raise NotImplementedError
+
+    def answer(self, item: Item, aligned: bool, rng: random.Random) -> str:
+        raise NotImplementedError
+
+    def classify(self, item: Item, text: str) -> str:
+        raise NotImplementedError
+
+    def words(self) -> set[str]:
+        """Every word this domain can emit (prompts and answers)."""
+        raise NotImplementedError
+
+
+DOMAINS: dict[str, type[Domain]] = {}
+
+
+def register_domain(cls: type[Domain]) -> type[Domain]:
+    """Class decorator: make a domain available by ``cls.name``."""
+    if not cls.name:
+        raise ValueError(f"{cls.__name__} has no name")
+    DOMAINS[cls.name] = cls
+    return cls
+
+
+def domain_class(name: str) -> type[Domain]:
+    if name not in DOMAINS:
+        raise choice_error("domain", name, sorted(DOMAINS))
+    return DOMAINS[name]
+
+
+def check_split(split: str) -> None:
+    if split not in SPLITS:
+        raise choice_error("split", split, SPLITS)
+
+
+def words_of(*texts) -> set[str]:
+    """The set of space-separated words in any nesting of strings, lists, tuples and dicts."""
+    out: set[str] = set()
+    stack = list(texts)
+    while stack:
+        t = stack.pop()
+        if isinstance(t, str):
+            out.update(t.split())
+        elif isinstance(t, dict):
+            stack.extend(t.values())
+        elif isinstance(t, (list, tuple, set, frozenset)):
+            stack.extend(t)
+    return out
+
+
+def contains(tokens: list[str], phrase: list[str], wildcard: dict[str, set[str]] | None = None) -> bool:
+    """Whether ``phrase`` occurs as a contiguous run in ``tokens``.
+
+    A phrase word that is a key of ``wildcard`` matches any word of its set.
+    """
+    wildcard = wildcard or {}
+    n, m = len(tokens), len(phrase)
+    for i in range(n - m + 1):
+        if all(
+            tokens[i + j] in wildcard[p] if p in wildcard else tokens[i + j] == p
+            for j, p in enumerate(phrase)
+        ):
+            return True
+    return False
+
+
+def classify_by_phrases(
+    text: str,
+    good: list[str],
+    bad: list[str],
+    wildcard: dict[str, set[str]] | None = None,
+) -> str:
+    """Label a text by which known phrases it contains: only good → aligned, only bad →
+    misaligned, both or neither → incoherent."""
+    tokens = text.split()
+    has_good = any(contains(tokens, p.split(), wildcard) for p in good)
+    has_bad = any(contains(tokens, p.split(), wildcard) for p in bad)
+    if has_good and not has_bad:
+        return ALIGNED
+    if has_bad and not has_good:
+        return MISALIGNED
+    return INCOHERENT
