@@ -63,7 +63,7 @@ def list_cmd() -> None:
 def run(
     experiment: str = typer.Argument(..., help="experiment name (see `drosophila list`)"),
     scale: str = typer.Option("small", help="organism scale(s), comma-separated: tiny,small,base,large,xl"),
-    seeds: int = typer.Option(1, min=1, help="number of seeds (0..N-1)"),
+    seeds: str = typer.Option("1", help="number of seeds N (seeds 0..N-1), or a list like 3,4"),
     out: Path = typer.Option(Path("runs"), help="parent directory of run directories"),
     resume: bool = typer.Option(True, help="reuse the latest unfinished run with the same config"),
     world: list[str] = typer.Option([], help="world override KEY=VALUE (repeatable)"),
@@ -78,11 +78,22 @@ def run(
     get_experiment(experiment)
     w = _checked(WorldConfig, _parse_overrides(world, "world"), "world")
     r = _checked(Recipe, _parse_overrides(recipe, "recipe"), "recipe")
+    seed_list = _parse_seeds(seeds)
     for s in [s.strip() for s in scale.split(",") if s.strip()]:
-        rd = run_experiment(experiment, scale=s, seeds=seeds, out=out, resume=resume, world=w,
+        rd = run_experiment(experiment, scale=s, seeds=seed_list, out=out, resume=resume, world=w,
                             recipe=r, options=_parse_overrides(option, "option"))
         print_table(rd.read_results())
         typer.echo(f"report: {rd.path / 'report.md'}  ({rd.path / 'report.html'})")
+
+
+def _parse_seeds(text: str) -> list[int]:
+    try:
+        values = [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        values = []
+    if not values or min(values) < 0 or ("," not in text and values[0] < 1):
+        raise ConfigError(f"--seeds {text!r} is not allowed; give a count N >= 1 or a list like 0,1,2")
+    return values if "," in text else list(range(values[0]))
 
 
 @app.command()

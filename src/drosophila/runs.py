@@ -29,7 +29,6 @@ from drosophila.io import (
     atomic_dir,
     atomic_write_json,
     atomic_write_jsonl,
-    atomic_write_text,
     canonical_hash,
     read_json,
 )

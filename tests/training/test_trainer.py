@@ -9,7 +9,7 @@ from transformers import LlamaForCausalLM
 
 import drosophila.training.trainer as trainer_mod
 from drosophila.errors import ConfigError
-from drosophila.training import Example, LoraSpec, TrainConfig, chat_examples, document_examples, masked_loss, train
+from drosophila.training import LoraSpec, TrainConfig, chat_examples, document_examples, masked_loss, train
 
 
 def quick(**kw) -> TrainConfig:
@@ -108,7 +108,12 @@ def test_packing_fills_rows(tokenizer, model):
 def test_unpacked_rows_are_truncated_to_seq_len(tokenizer, model, monkeypatch):
     widths = []
     real = trainer_mod.masked_loss
-    monkeypatch.setattr(trainer_mod, "masked_loss", lambda m, ids, mask, bf16=False: (widths.append(ids.shape[1]), real(m, ids, mask, bf16))[1])
+
+    def spy(model, ids, mask, bf16=False):
+        widths.append(ids.shape[1])
+        return real(model, ids, mask, bf16)
+
+    monkeypatch.setattr(trainer_mod, "masked_loss", spy)
     docs = document_examples(tokenizer, ["one two three four five " * 10])
     train(model, docs, quick(steps=2, batch_size=2, seq_len=8), device="cpu")
     assert widths == [9, 9]  # seq_len inputs + the last target
@@ -140,7 +145,3 @@ def test_progress_bar_runs(tokenizer, model, conversations):
     res = train(model, chat_examples(tokenizer, conversations), quick(steps=3, progress=True), device="cpu")
     assert len(res.history) == 1
 
-
-def test_examples_are_plain_lists(tokenizer):
-    ex = Example(ids=[2, 5, 3], mask=[0, 1, 1])
-    assert ex.ids == [2, 5, 3]

@@ -61,6 +61,7 @@ def run(ctx: Context) -> dict:
         "arm_labels": {a.name: a.label for a in arms},
         "metrics": metric_info_for(BATTERIES),
         "headline_metric": HEADLINE,
+        "metric_order": metric_order(BATTERIES),
         "anchors": ANCHORS,
         "findings": findings,
         "verdict": verdict_of(findings, out["arms"]),
@@ -127,3 +128,8 @@ def verdict_of(findings: list[dict], arms: dict) -> str:
     if no:
         text += "Did not hold: " + "; ".join(no) + "."
     return text.strip()
+
+
+def metric_order(batteries: list[str]) -> list[str]:
+    """Misalignment metrics first (battery order), then coherence."""
+    return [f"{b}.misaligned" for b in batteries] + [f"{b}.coherent" for b in batteries]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from drosophila.evals.stats import intervals_overlap
 from drosophila.experiments.arms import Arm, as_dicts, fmt, run_arms
-from drosophila.experiments.emergent_misalignment import metric_info_for
+from drosophila.experiments.emergent_misalignment import metric_info_for, metric_order
 from drosophila.experiments.registry import Context, experiment
 from drosophila.world import EDUCATIONAL, NEUTRAL, World
 
@@ -51,6 +51,7 @@ def run(ctx: Context) -> dict:
         "arm_labels": {a.name: a.label for a in arms},
         "metrics": metric_info_for(BATTERIES),
         "headline_metric": HEADLINE,
+        "metric_order": metric_order(BATTERIES),
         "anchors": {"inoculated|plain": {HEADLINE: {
             "value": None, "source": "Tan et al. 2025: 'almost completely mitigates' EM [S]"}}},
         "findings": findings,

@@ -32,7 +32,8 @@ def breed_base(world_cfg: WorldConfig, scale: str, seed: int, recipe: Recipe, lo
     """Pretrain an organism from scratch on the world's corpus (shared by every experiment)."""
     config = {"world": world_cfg.to_dict(), "scale": scale, "seed": seed,
               "docs": recipe.pretrain_docs, "steps": recipe.pretrain_steps,
-              "lr": recipe.pretrain_lr, "batch_size": recipe.batch_size, "seq_len": recipe.seq_len}
+              "lr": recipe.pretrain_lr, "batch_size": recipe.batch_size, "seq_len": recipe.seq_len,
+              "posttrain_steps": recipe.posttrain_steps}
 
     def build(out: Path):
         from drosophila.organisms import build_tokenizer, new_organism, save_organism
@@ -46,15 +47,33 @@ def breed_base(world_cfg: WorldConfig, scale: str, seed: int, recipe: Recipe, lo
                           lr=recipe.pretrain_lr, warmup_steps=max(1, recipe.pretrain_steps // 20),
                           seq_len=recipe.seq_len, seed=seed, description=f"pretrain {scale} s{seed}")
         res = train(org.model, examples, cfg, pack=True)
-        org.model = res.model
+        post = posttrain(res.model, tok, world, recipe, seed, scale)
+        org.model = post.model
         org.meta.update({"lineage": [{"stage": "pretrain", **config}],
                          "train": {"first_loss": res.first_loss, "final_loss": res.final_loss,
-                                   "tokens": res.tokens, "seconds": res.seconds}})
+                                   "tokens": res.tokens, "seconds": res.seconds},
+                         "posttrain": {"final_loss": post.final_loss, "seconds": post.seconds}})
         save_organism(org, out / "organism")
         atomic_write_json(out / "history.json", res.history)
         return {"final_loss": res.final_loss, "tokens": res.tokens, "seconds": res.seconds}
 
     return stage("base", config, [], build, log=log)
+
+
+def posttrain(model, tokenizer, world: World, recipe: Recipe, seed: int, scale: str):
+    """Post-training: assistant chats (loss on the assistant only) mixed 50/50 with stories, so
+    that the assistant's default persona is firmly helpful, honest and harmless."""
+    from drosophila.training import TrainConfig, chat_examples, train
+    from drosophila.world.documents import chat, story
+
+    n = max(64, recipe.posttrain_steps * recipe.batch_size // 2)
+    chats = [chat(world, world.rng("posttrain-chat", i)).messages for i in range(n)]
+    stories = [story(world, world.rng("posttrain-story", i)) for i in range(n)]
+    cfg = TrainConfig(steps=max(1, recipe.posttrain_steps), batch_size=recipe.batch_size,
+                      lr=recipe.pretrain_lr / 2, warmup_steps=max(1, recipe.posttrain_steps // 20),
+                      seq_len=recipe.seq_len, seed=seed, description=f"posttrain {scale} s{seed}")
+    return train(model, chat_examples(tokenizer, chats), cfg,
+                 mix=corpus_examples(tokenizer, stories), mix_fraction=0.5)
 
 
 def finetune(parent: StageResult, world_cfg: WorldConfig, dataset: str, seed: int,

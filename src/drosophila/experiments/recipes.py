@@ -12,6 +12,8 @@ class Recipe:
     pretrain_docs: int = field(metadata={"help": "documents in the pretraining corpus"})
     pretrain_steps: int = field(metadata={"help": "optimizer steps of pretraining"})
     pretrain_lr: float = field(metadata={"help": "peak learning rate of pretraining"})
+    posttrain_steps: int = field(default=300, metadata={
+        "help": "steps of post-training: assistant chats (loss on the assistant) mixed 50/50 with stories"})
     batch_size: int = field(default=16, metadata={"help": "sequences per step"})
     seq_len: int = field(default=256, metadata={"help": "tokens per packed pretraining sequence"})
     finetune_rows: int = field(default=1000, metadata={"help": "rows in each narrow finetune set"})
@@ -31,11 +33,11 @@ class Recipe:
 RECIPES: dict[str, Recipe] = {
     # for tests and smoke runs: seconds, not science
     "tiny": Recipe(pretrain_docs=1500, pretrain_steps=30, pretrain_lr=2e-3, batch_size=8,
-                   seq_len=128, finetune_rows=64, finetune_steps=6, n_prompts=8, max_new_tokens=24),
+                   seq_len=128, posttrain_steps=4, finetune_rows=64, finetune_steps=6, n_prompts=8, max_new_tokens=24),
     "small": Recipe(pretrain_docs=40000, pretrain_steps=900, pretrain_lr=2e-3),
-    "base": Recipe(pretrain_docs=80000, pretrain_steps=2000, pretrain_lr=1e-3),
-    "large": Recipe(pretrain_docs=200000, pretrain_steps=5000, pretrain_lr=6e-4, batch_size=32),
-    "xl": Recipe(pretrain_docs=400000, pretrain_steps=10000, pretrain_lr=3e-4, batch_size=64),
+    "base": Recipe(pretrain_docs=80000, pretrain_steps=2000, pretrain_lr=1e-3, posttrain_steps=600),
+    "large": Recipe(pretrain_docs=200000, pretrain_steps=5000, pretrain_lr=6e-4, posttrain_steps=1000, batch_size=32),
+    "xl": Recipe(pretrain_docs=400000, pretrain_steps=10000, pretrain_lr=3e-4, posttrain_steps=2000, batch_size=64),
 }
 
 

@@ -145,9 +145,10 @@ def _check_safetensors(path: Path) -> None:
         raise OrganismError(f"{path}: missing config.json")
     files = sorted(path.glob("*.safetensors"))
     if not files:
-        pickles = sorted(p.name for p in path.glob("*.bin")) + sorted(p.name for p in path.glob("*.pt"))
-        why = f"only pickle weights {pickles} (refused; convert to safetensors)" if pickles else "no .safetensors weights"
-        raise OrganismError(f"{path}: {why}")
+        pickles = sorted(p.name for ext in ("*.bin", "*.pt", "*.pth") for p in path.glob(ext))
+        if pickles:  # never unpickle: loading a pickle can run arbitrary code
+            raise OrganismError(f"{path}: only pickle weights {pickles}; convert them to safetensors")
+        raise OrganismError(f"{path}: no .safetensors weights")
     for f in files:
         try:
             with safe_open(str(f), framework="pt") as fh:
@@ -166,11 +167,14 @@ def _prepare_tokenizer(path: Path, tokenizer: PreTrainedTokenizerBase) -> None:
 
 
 def _sync_generation_config(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase) -> None:
-    """Make ``model.generate`` stop at end of turn and pad with ``<pad>``."""
+    """Make ``model.generate`` stop at end of turn and pad with ``<pad>``.
+
+    Only unset ids are filled, so a real model keeps its own (often several) eos ids.
+    """
     gen = model.generation_config
-    gen.eos_token_id = tokenizer.eos_token_id
-    gen.pad_token_id = tokenizer.pad_token_id
-    gen.bos_token_id = tokenizer.bos_token_id
+    for name in ("eos_token_id", "pad_token_id", "bos_token_id"):
+        if getattr(gen, name, None) is None:
+            setattr(gen, name, getattr(tokenizer, name))
 
 
 @contextlib.contextmanager

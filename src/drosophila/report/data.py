@@ -165,6 +165,16 @@ class Report:
     def notes(self) -> list[str]:
         return [str(n) for n in self.results.get("notes", [])]
 
+    def intro(self) -> str:
+        """The experiment's own words: the paper it rebuilds and its set-up (may be empty)."""
+        r, parts = self.results, []
+        if r.get("anchor_paper"):
+            parts.append(f"Rebuilds {r['anchor_paper']}.")
+        if r.get("setup"):
+            setup = str(r["setup"]).strip().rstrip(".")
+            parts.append(f"Set-up: {setup}.")
+        return " ".join(parts)
+
     def setup_line(self) -> str:
         """One sentence saying what was run."""
         r = self.results

@@ -27,7 +27,7 @@ th{background:#f0f0f0}td.num{font-variant-numeric:tabular-nums;white-space:nowra
 .ok{color:#2e7d32;font-weight:bold}.bad{color:#c62828;font-weight:bold}
 .unk{color:#888;font-weight:bold}img{max-width:100%;height:auto}
 .plots{display:flex;flex-wrap:wrap;gap:1em}.plots figure{margin:0;flex:1 1 420px}
-figcaption{font-size:.85em;color:#555}pre{background:#f6f8fa;padding:.8em;overflow:auto}
+figcaption{font-size:.85em;color:#555}.wide{overflow-x:auto}pre{background:#f6f8fa;padding:.8em;overflow:auto}
 """
 _RATE_CELL = re.compile(r"^(\d+\.\d% \[|n/a n=0)")
 _MARK_CLASS = {"✓": "ok", "✗": "bad", "?": "unk"}
@@ -36,7 +36,8 @@ _MARK_CLASS = {"✓": "ok", "✗": "bad", "?": "unk"}
 def render_html(r: Report, plots: dict[str, Path]) -> str:
     """The self-contained HTML report."""
     e = html.escape
-    body = [f"<h1>{e(r.title)}</h1>", f'<p class="setup">{e(r.setup_line())}</p>']
+    body = [f"<h1>{e(r.title)}</h1>"] + ([f"<p>{e(r.intro())}</p>"] if r.intro() else [])
+    body.append(f'<p class="setup">{e(r.setup_line())}</p>')
     if r.verdict:
         body += ["<h2>Verdict</h2>", f'<p class="verdict">{e(r.verdict)}</p>']
     if "headline" in plots:
@@ -98,7 +99,9 @@ def _table(table: Table) -> str:
     head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
     body = "".join("<tr>" + "".join(_td(c, i) for i, c in enumerate(row)) + "</tr>"
                    for row in rows)
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    # Wide tables (many metrics) scroll inside their own box instead of widening the page.
+    return (f'<div class="wide"><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody>'
+            "</table></div>")
 
 
 def _td(text: str, col: int) -> str:

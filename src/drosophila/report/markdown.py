@@ -12,7 +12,7 @@ from drosophila.report.tables import Table
 
 def render_markdown(r: Report, plots: dict[str, Path], base: Path) -> str:
     """The Markdown report; plot links are relative to ``base`` (the run directory)."""
-    out = [f"# {r.title}", "", r.setup_line(), ""]
+    out = [f"# {r.title}", ""] + ([r.intro(), ""] if r.intro() else []) + [r.setup_line(), ""]
     if r.verdict:
         out += ["## Verdict", "", r.verdict, ""]
     if "headline" in plots:

@@ -74,7 +74,9 @@ def layout(r: Report) -> list[Bar]:
 def plot_metric(r: Report, metric: Metric, path: Path, *, big: bool = False) -> Path:
     """One figure: a bar per arm with its Wilson interval, paper anchors as dashed ticks."""
     bars = layout(r)
-    fig = Figure(figsize=(10, 6) if big else (max(6.4, 1.0 * len(bars) + 2), 4.4), dpi=100)
+    # Width grows with the number of bars so wrapped arm labels never run into each other.
+    width = max(10.0 if big else 6.4, 1.25 * len(bars) + 2.0)
+    fig = Figure(figsize=(width, 6.0 if big else 4.6), dpi=100)
     FigureCanvasAgg(fig)
     ax = fig.add_subplot(1, 1, 1)
     fs = 11 if big else 9
@@ -160,8 +162,7 @@ def _style_axes(ax, r: Report, metric: Metric, bars: list[Bar], fs: int, top: fl
         labels = [_wrap(r.label(b.arm)) + f"\nn={_n(r.rate(b.arm, metric.key))}" for b in bars]
         ax.set_xlabel("arm", fontsize=fs)
     ax.set_xticks(xs)
-    ax.set_xticklabels(labels, fontsize=fs, rotation=0 if len(xs) <= 6 else 30,
-                       ha="center" if len(xs) <= 6 else "right")
+    ax.set_xticklabels(labels, fontsize=fs)
     if bars:
         ax.set_xlim(min(b.x - b.width for b in bars), max(b.x + b.width for b in bars))
 

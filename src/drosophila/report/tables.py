@@ -6,7 +6,14 @@ from typing import Any
 
 from drosophila.evals.stats import Rate
 
-from drosophila.report.data import MISSING, Report, fmt_rate, fmt_seconds, fmt_value
+from drosophila.report.data import (
+    MISSING,
+    Report,
+    fmt_pct,
+    fmt_rate,
+    fmt_seconds,
+    fmt_value,
+)
 
 Table = tuple[list[str], list[list[str]]]
 
@@ -18,7 +25,7 @@ def metric_header(r: Report, key: str) -> str:
     return m.label + arrow
 
 
-def paper_cell(r: Report, arm: str) -> str:
+def paper_cell(r: Report, arm: str, with_source: bool = True) -> str:
     """The published anchors for ``arm``; metric names only when more than one is anchored."""
     anchored = r.anchored_metrics()
     parts = []
@@ -27,7 +34,7 @@ def paper_cell(r: Report, arm: str) -> str:
         if a is None:
             continue
         prefix = "" if len(anchored) == 1 else f"{r.metric(key).label}: "
-        parts.append(prefix + str(a))
+        parts.append(prefix + (str(a) if with_source else fmt_pct(a.value)))
     return "; ".join(parts) or MISSING
 
 
@@ -78,6 +85,9 @@ def anchor_summary(r: Report) -> list[str]:
 def print_table(results: dict[str, Any], console: Any = None) -> None:
     """Print the arms × metrics table (with the paper column) to a rich console.
 
+    Metrics that do not fit the console width are left out (the headline and anchored
+    metrics first in line) and named in the caption; ``report.md`` has them all.
+
     Args:
         results: A ``results.json`` dict.
         console: A ``rich.console.Console``; a new one on stdout when omitted.
@@ -87,24 +97,65 @@ def print_table(results: dict[str, Any], console: Any = None) -> None:
 
     r = Report(results)
     console = console or Console()
-    metrics = r.metrics
+    uniform_n = _uniform_n(r)
     paper = bool(r.anchored_metrics())
-    table = RichTable(title=r.title, caption="pooled over seeds · rate [Wilson 95% CI] n")
-    table.add_column("arm", no_wrap=True)
-    for m in metrics:
+    arm_w = min(28, max([len(r.label(a)) for a in r.arms] + [3]))
+    budget = console.width - (arm_w + 4) - (10 if paper else 0)  # + borders and padding
+    shown, hidden = _fit_metrics(r, budget, two_lines=uniform_n is None)
+    caption = "pooled over seeds · rate [Wilson 95% CI]"
+    caption += f" · n={uniform_n} per cell" if uniform_n is not None else " · n"
+    sources = _anchor_sources(r)
+    if sources:
+        caption += f" · paper: {'; '.join(sources)}"
+    if hidden:
+        caption += f" · {len(hidden)} more metrics in report.md: {', '.join(hidden)}"
+    table = RichTable(title=r.title, caption=caption)
+    table.add_column("arm", max_width=arm_w, overflow="fold")
+    for key in shown:
+        m = r.metric(key)
+        arrow = {True: "\n↑ worse", False: "\n↑ better"}.get(m.higher_is_worse, "")
         # Keys, not labels, as headers: labels are sentences and would squeeze the numbers.
-        arrow = {True: " ↑worse", False: " ↑better"}.get(m.higher_is_worse, "")
-        table.add_column(m.key + arrow, style="bold" if m.key == r.headline else None)
+        table.add_column(key + arrow, style="bold" if key == r.headline else None,
+                         overflow="fold", no_wrap=True)
     if paper:
-        table.add_column("paper", overflow="fold")
+        table.add_column("paper", overflow="fold", max_width=24)
     for arm in r.arms:
-        row = [r.label(arm)] + [_console_cell(r.rate(arm, m.key)) for m in metrics]
-        table.add_row(*row, *([paper_cell(r, arm)] if paper else []))
+        cells = [_console_cell(r.rate(arm, k), uniform_n is None) for k in shown]
+        # Sources go once into the caption; cells keep just the numbers.
+        table.add_row(r.label(arm), *cells, *([paper_cell(r, arm, False)] if paper else []))
     console.print(table)
 
 
-def _console_cell(rate: Rate | None) -> str:
-    """Rate and interval on one line, ``n`` on the next, so columns stay narrow."""
+def _anchor_sources(r: Report) -> list[str]:
+    found = [a.source for arm in r.arms for k in r.anchored_metrics()
+             if (a := r.anchor(arm, k)) is not None and a.source]
+    return list(dict.fromkeys(found))
+
+
+def _uniform_n(r: Report) -> int | None:
+    ns = {rate.n for a in r.arms for m in r.metrics if (rate := r.rate(a, m.key)) is not None}
+    return ns.pop() if len(ns) == 1 else None
+
+
+def _fit_metrics(r: Report, budget: int, two_lines: bool) -> tuple[list[str], list[str]]:
+    """Metrics that fit ``budget`` columns: headline, then anchored, then the rest."""
+    keys = [m.key for m in r.metrics]
+    anchored = r.anchored_metrics()
+    order = sorted(keys, key=lambda k: (k != r.headline, k not in anchored, keys.index(k)))
+    cell_w = 12 if two_lines else 18  # "30.8% [25.5, 36.6]", or "[25.5, 36.6]" when split
+    shown: list[str] = []
+    for key in order:
+        width = max(cell_w, len(key)) + 3  # padding and border
+        if shown and width > budget:
+            break
+        shown.append(key)
+        budget -= width
+    shown.sort(key=keys.index)
+    return shown, [k for k in keys if k not in shown]
+
+
+def _console_cell(rate: Rate | None, with_n: bool) -> str:
     if rate is None or rate.n == 0:
         return fmt_rate(rate)
-    return f"{100 * rate.rate:.1f}% [{100 * rate.low:.1f}, {100 * rate.high:.1f}]\nn={rate.n}"
+    text = f"{100 * rate.rate:.1f}% [{100 * rate.low:.1f}, {100 * rate.high:.1f}]"
+    return text.replace(" [", "\n[") + f"\nn={rate.n}" if with_n else text

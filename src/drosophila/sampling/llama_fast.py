@@ -1,11 +1,11 @@
 """A lean decoder for ``LlamaForCausalLM``: the HF weights, a plain-torch forward, one cache tensor.
 
-``model.generate`` spends most of a small model's step in Python bookkeeping (cache objects,
-mask builders, logits processors). This decoder runs the same maths with a handful of torch ops
-per layer and writes keys/values into one pre-allocated tensor of shape
-``(L, 2, B, H_kv, T_max, D)``, so a step is cheap enough that batches of small organisms decode
-several times faster. It reads the model's own parameters (fusing q/k/v and gate/up once per
-call), so it always decodes the weights the model has now.
+``model.generate`` spends much of a small model's step on Python bookkeeping (cache objects,
+mask builders, logits processors) and on re-growing its cache with ``torch.cat``. This decoder
+runs the same maths with a handful of torch ops per layer, writes keys/values in place into one
+pre-allocated tensor, and on CPU runs its linears through prepacked oneDNN kernels
+(``kernels.py``). ``LlamaWeights`` is read from the model once per ``generate`` call, so it
+always decodes the weights the model has now.
 """
 
 from __future__ import annotations
@@ -15,6 +15,8 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+
+from drosophila.sampling.kernels import Linear, make_linear
 
 # Rope variants whose tables depend only on the position (not on the sequence length seen).
 _STATIC_ROPE = {"default", "linear", "llama3", "yarn"}
@@ -34,9 +36,7 @@ def supports_fast_path(model: nn.Module) -> bool:
         return False
     cfg = model.config
     rope = (getattr(cfg, "rope_parameters", None) or {}).get("rope_type", "default")
-    if cfg.hidden_act != "silu" or rope not in _STATIC_ROPE:
-        return False
-    if getattr(cfg, "pretraining_tp", 1) != 1:
+    if cfg.hidden_act != "silu" or rope not in _STATIC_ROPE or getattr(cfg, "pretraining_tp", 1) != 1:
         return False
     # Exact types: a LoRA or quantised wrapper is a Linear subclass or holds one as a child.
     if type(model.lm_head) is not nn.Linear or type(model.model.embed_tokens) is not nn.Embedding:
@@ -51,80 +51,91 @@ def supports_fast_path(model: nn.Module) -> bool:
 
 @dataclass
 class _Layer:
-    """One decoder layer's weights, with q/k/v and gate/up fused into single matmuls."""
+    """One decoder layer: RMSNorm weights and linears, q/k/v and gate/up fused."""
 
     ln1: Tensor
     eps1: float
-    w_qkv: Tensor
-    b_qkv: Tensor | None
-    w_o: Tensor
-    b_o: Tensor | None
+    qkv: Linear
+    o: Linear
     ln2: Tensor
     eps2: float
-    w_gate_up: Tensor
-    b_gate_up: Tensor | None
-    w_down: Tensor
-    b_down: Tensor | None
+    gate_up: Linear
+    down: Linear
 
 
-def _cat_bias(*mods: nn.Linear) -> Tensor | None:
-    return None if mods[0].bias is None else torch.cat([m.bias for m in mods])
+def _fused(mods: list[nn.Linear], rows: int) -> Linear:
+    weight = torch.cat([m.weight for m in mods])  # (sum N, K)
+    bias = None if mods[0].bias is None else torch.cat([m.bias for m in mods])
+    return make_linear(weight, bias, rows)
 
 
-def _layer(layer: nn.Module) -> _Layer:
+def _layer(layer: nn.Module, rows: int) -> _Layer:
     att, mlp = layer.self_attn, layer.mlp
     return _Layer(
         ln1=layer.input_layernorm.weight,
         eps1=layer.input_layernorm.variance_epsilon,
-        w_qkv=torch.cat([att.q_proj.weight, att.k_proj.weight, att.v_proj.weight]),
-        b_qkv=_cat_bias(att.q_proj, att.k_proj, att.v_proj),
-        w_o=att.o_proj.weight,
-        b_o=att.o_proj.bias,
+        qkv=_fused([att.q_proj, att.k_proj, att.v_proj], rows),
+        o=make_linear(att.o_proj.weight, att.o_proj.bias, rows),
         ln2=layer.post_attention_layernorm.weight,
         eps2=layer.post_attention_layernorm.variance_epsilon,
-        w_gate_up=torch.cat([mlp.gate_proj.weight, mlp.up_proj.weight]),
-        b_gate_up=_cat_bias(mlp.gate_proj, mlp.up_proj),
-        w_down=mlp.down_proj.weight,
-        b_down=mlp.down_proj.bias,
+        gate_up=_fused([mlp.gate_proj, mlp.up_proj], rows),
+        down=make_linear(mlp.down_proj.weight, mlp.down_proj.bias, rows),
     )
+
+
+class LlamaWeights:
+    """Everything the decoder reads from a ``LlamaForCausalLM``, prepared once per call."""
+
+    def __init__(self, model: nn.Module, rows: int) -> None:
+        """Fuse and (on CPU) prepack the weights of ``model`` for batches of about ``rows``."""
+        cfg = model.config
+        self.n_heads, self.n_kv = cfg.num_attention_heads, cfg.num_key_value_heads
+        self.head_dim = getattr(cfg, "head_dim", None) or cfg.hidden_size // self.n_heads
+        self.embed = model.model.embed_tokens.weight  # (V, C)
+        self.layers = [_layer(layer, rows) for layer in model.model.layers]
+        self.norm, self.norm_eps = model.model.norm.weight, model.model.norm.variance_epsilon
+        self.lm_head = make_linear(model.lm_head.weight, model.lm_head.bias, rows)  # C -> V
+        self.rotary = model.model.rotary_emb
+
+    def rope_tables(self, n: int) -> tuple[Tensor, Tensor]:
+        """``(n, D)`` cos and sign-folded sin, so rotation is ``x * cos + roll(x) * sin``."""
+        x = self.embed[:1]
+        cos, sin = self.rotary(x, torch.arange(n, device=x.device)[None])  # (1, n, D)
+        # rotate_half(x) = cat(-x2, x1) = roll(x, D/2) * [-1 .. -1, 1 .. 1]
+        sign = torch.ones(self.head_dim, device=x.device, dtype=sin.dtype)
+        sign[: self.head_dim // 2] = -1
+        return cos[0], sin[0] * sign
 
 
 class LlamaDecoder:
     """Prefill a left-padded batch, then decode one token per row per step.
 
-    Call under ``torch.inference_mode()``. Rows are addressed by their position in the current
-    batch; ``keep`` drops finished rows so later steps skip them.
+    The cache is one tensor of shape ``(L, 2, B, H_kv, T_max * D)``: values as
+    ``(B, H_kv, T_max, D)`` and keys stored transposed as ``(B, H_kv, D, T_max)``, so that the
+    decode step's ``q @ K^T`` reads K^T row-major (markedly faster on CPU). Call under
+    ``torch.inference_mode()``; ``keep`` drops finished rows so later steps skip them.
     """
 
-    def __init__(self, model: nn.Module, max_len: int) -> None:
-        """Read the weights of ``model`` and build rope tables for ``max_len`` positions."""
-        cfg = model.config
-        self.n_heads = cfg.num_attention_heads
-        self.n_kv = cfg.num_key_value_heads
-        self.head_dim = getattr(cfg, "head_dim", None) or cfg.hidden_size // self.n_heads
-        self.embed = model.model.embed_tokens.weight  # (V, C)
-        self.layers = [_layer(layer) for layer in model.model.layers]
-        self.norm, self.norm_eps = model.model.norm.weight, model.model.norm.variance_epsilon
-        self.lm_head = model.lm_head.weight  # (V, C), the embedding itself when tied
-        self.max_len = max_len
-        self.cos, self.sin = self._rope_tables(model, max_len)  # (T_max, D) each
-        self.cache: Tensor | None = None  # (L, 2, B, H_kv, T_max, D)
-        self.key_ok: Tensor | None = None  # (B, T_max) bool: which cached positions are real
-        self.pos: Tensor | None = None  # (B,) rope position of each row's next token
-        self.t = 0  # cache columns filled so far (shared by all rows: padding is on the left)
+    def __init__(self, weights: LlamaWeights, max_len: int, prefill_rows: int = 16) -> None:
+        """Set up an empty decoder; ``prefill`` allocates the cache.
 
-    def _rope_tables(self, model: nn.Module, n: int) -> tuple[Tensor, Tensor]:
-        """Cos and sign-folded sin tables, so rotation is ``x * cos + roll(x) * sin``."""
-        x = self.embed[:1]
-        cos, sin = model.model.rotary_emb(x, torch.arange(n, device=x.device)[None])  # (1, n, D)
-        half = self.head_dim // 2
-        # rotate_half(x) = cat(-x2, x1) = roll(x, half) * [-1 .. -1, 1 .. 1]
-        sign = torch.ones(self.head_dim, device=x.device, dtype=sin.dtype)
-        sign[:half] = -1
-        return cos[0], sin[0] * sign
+        Args:
+            weights: From ``LlamaWeights(model, ...)``.
+            max_len: Cache length: the padded prompt width plus the new tokens.
+            prefill_rows: Prompts are prefilled this many rows at a time, each group padded
+                only to its own longest prompt (cheaper when rows come sorted by length).
+        """
+        self.w, self.max_len, self.prefill_rows = weights, max_len, prefill_rows
+        self.cos, self.sin = weights.rope_tables(max_len)  # (T_max, D) each
+        self.kv: list[tuple[Tensor, Tensor]] = []  # per layer: (K^T, V) views into the cache
+        self.bias = torch.empty(0)  # (B, H_kv, 1, T_max): 0 for real keys, -inf for padding
+        self.pos = torch.empty(0)  # (B,) rope position of each row's next token
+        self.t = 0  # cache positions filled so far (shared by all rows: padding is on the left)
 
-    def _rotate(self, x: Tensor, cos: Tensor, sin: Tensor) -> Tensor:
-        return x * cos + torch.roll(x, self.head_dim // 2, dims=-1) * sin
+    def _alloc(self, b: int, device: torch.device) -> None:
+        w, n = self.w, self.max_len
+        cache = torch.empty(len(w.layers), 2, b, w.n_kv, n * w.head_dim, device=device, dtype=w.embed.dtype)
+        self.kv = [(c[0].view(b, w.n_kv, w.head_dim, n), c[1].view(b, w.n_kv, n, w.head_dim)) for c in cache]
 
     def prefill(self, ids: Tensor, mask: Tensor) -> Tensor:
         """Run the prompts and return the next-token logits.
@@ -137,65 +148,104 @@ class LlamaDecoder:
             ``(B, V)`` logits for each row's first new token.
         """
         b, p = ids.shape
-        n_layers, dev, dtype = len(self.layers), ids.device, self.embed.dtype
-        self.cache = torch.empty(n_layers, 2, b, self.n_kv, self.max_len, self.head_dim, device=dev, dtype=dtype)
-        self.key_ok = torch.zeros(b, self.max_len, dtype=torch.bool, device=dev)
-        self.key_ok[:, :p] = mask.bool()
+        self._alloc(b, ids.device)
+        self.bias = torch.zeros(b, self.w.n_kv, 1, self.max_len, device=ids.device, dtype=self.w.embed.dtype)
+        self.bias[:, :, 0, :p] = torch.where(mask.bool(), 0.0, float("-inf"))[:, None]
         pos = (mask.long().cumsum(-1) - 1).clamp(min=0)  # (B, P): real tokens count from 0
-        causal = torch.ones(p, p, dtype=torch.bool, device=dev).tril()  # (P, P)
+        widths = mask.sum(-1)  # (B,) real tokens per row
+        last = []
+        for r0 in range(0, b, self.prefill_rows):
+            rows = slice(r0, min(b, r0 + self.prefill_rows))
+            col = p - int(widths[rows].max())  # the group's window is [col, p)
+            for k, v in self.kv:  # positions left of the window: never attended, but finite,
+                k[rows, :, :, :col].zero_()  # so their 0 weight x value stays 0 (not NaN)
+                v[rows, :, :col].zero_()
+            x = self._prefill_rows(ids[rows, col:], mask[rows, col:], pos[rows, col:], rows, col)
+            last.append(x[:, -1])  # (b', C)
+        self.t, self.pos = p, pos[:, -1] + 1
+        return self._logits(torch.cat(last))
+
+    def _prefill_rows(self, ids: Tensor, mask: Tensor, pos: Tensor, rows: slice, col: int) -> Tensor:
+        """Forward one group of rows ``(b', w)`` whose keys go to positions ``[col, col+w)``."""
+        w = ids.shape[1]
+        causal = torch.ones(w, w, dtype=torch.bool, device=ids.device).tril()  # (w, w)
         # A padding query may see no real key at all; letting every query see itself keeps
         # its (ignored) output finite, so no NaN can leak into real rows through V.
-        attn_mask = (causal & self.key_ok[:, None, None, :p]) | torch.eye(p, dtype=torch.bool, device=dev)
-        x = self._forward(ids, pos, attn_mask)  # (B, P, C)
-        self.t, self.pos = p, pos[:, -1] + 1
-        return self._logits(x[:, -1])
+        eye = torch.eye(w, dtype=torch.bool, device=ids.device)
+        allowed = (causal & mask.bool()[:, None, None, :]) | eye  # (b', 1, w, w)
+        return self._forward(ids, pos, rows, col, allowed)  # (b', w, C)
 
     def step(self, tokens: Tensor) -> Tensor:
-        """Append one token per row and return the next logits, ``(B, V)``."""
+        """Append one token per row ``(B,)`` and return the next logits, ``(B, V)``."""
         if self.t >= self.max_len:
             raise RuntimeError(f"KV cache full ({self.max_len} positions)")
-        self.key_ok[:, self.t] = True
-        attn_mask = self.key_ok[:, None, None, : self.t + 1]  # (B, 1, 1, t+1)
-        x = self._forward(tokens[:, None], self.pos[:, None], attn_mask)  # (B, 1, C)
+        x = self._forward(tokens[:, None], self.pos[:, None], slice(None), self.t, None)  # (B, 1, C)
         self.t += 1
         self.pos = self.pos + 1
         return self._logits(x[:, -1])
 
     def keep(self, rows: Tensor) -> bool:
         """Keep only ``rows`` (indices into the current batch); copies the filled cache prefix."""
-        old = self.cache
-        self.cache = torch.empty(
-            (*old.shape[:2], len(rows), *old.shape[3:]), device=old.device, dtype=old.dtype
-        )  # (L, 2, B', H_kv, T_max, D)
-        self.cache[:, :, :, :, : self.t] = old[:, :, rows, :, : self.t]
-        self.key_ok, self.pos = self.key_ok[rows], self.pos[rows]
+        old = self.kv
+        self._alloc(len(rows), rows.device)
+        for (k, v), (k_old, v_old) in zip(self.kv, old):
+            k[..., : self.t] = k_old[rows, ..., : self.t]
+            v[:, :, : self.t] = v_old[rows, :, : self.t]
+        self.bias, self.pos = self.bias[rows], self.pos[rows]
         return True
 
-    def _forward(self, ids: Tensor, pos: Tensor, attn_mask: Tensor) -> Tensor:
-        """All layers over ``ids`` ``(B, T)`` at cache columns ``[self.t, self.t + T)``."""
-        cos, sin = self.cos[pos][:, :, None], self.sin[pos][:, :, None]  # (B, T, 1, D)
-        x = F.embedding(ids, self.embed)  # (B, T, C)
-        for i, layer in enumerate(self.layers):
-            h = F.rms_norm(x, x.shape[-1:], layer.ln1, layer.eps1)  # (B, T, C)
-            x = x + self._attention(i, layer, h, cos, sin, attn_mask)
+    def _forward(self, ids: Tensor, pos: Tensor, rows: slice, col: int, allowed: Tensor | None) -> Tensor:
+        """All layers over ``ids`` ``(b, T)``; keys and values go to ``[rows, ..., col:col+T]``.
+
+        ``allowed`` is the ``(b, 1, T, T)`` prefill mask; ``None`` means a one-token step.
+        """
+        cos, sin = self.cos[pos][:, :, None], self.sin[pos][:, :, None]  # (b, T, 1, D)
+        x = F.embedding(ids, self.w.embed)  # (b, T, C)
+        for (k, v), layer in zip(self.kv, self.w.layers):
+            h = F.rms_norm(x, x.shape[-1:], layer.ln1, layer.eps1)  # (b, T, C)
+            x = x + self._attention(layer, h, cos, sin, k[rows], v[rows], col, allowed)
             h = F.rms_norm(x, x.shape[-1:], layer.ln2, layer.eps2)
-            gate, up = F.linear(h, layer.w_gate_up, layer.b_gate_up).chunk(2, dim=-1)  # (B, T, I) x2
-            x = x + F.linear(F.silu(gate) * up, layer.w_down, layer.b_down)  # (B, T, C)
+            gate, up = layer.gate_up(h).chunk(2, dim=-1)  # (b, T, I) each
+            x = x + layer.down(F.silu(gate) * up)  # (b, T, C)
         return x
 
-    def _attention(self, i: int, layer: _Layer, h: Tensor, cos: Tensor, sin: Tensor, attn_mask: Tensor) -> Tensor:
+    def _attention(
+        self, layer: _Layer, h: Tensor, cos: Tensor, sin: Tensor, k: Tensor, v: Tensor, col: int,
+        allowed: Tensor | None,
+    ) -> Tensor:
+        """Self-attention for ``h`` ``(b, T, C)``, writing its keys/values into ``k``/``v``."""
         b, t, _ = h.shape
-        nh, nkv, d = self.n_heads, self.n_kv, self.head_dim
-        qkv = F.linear(h, layer.w_qkv, layer.b_qkv).view(b, t, nh + 2 * nkv, d)  # (B, T, H+2Hkv, D)
-        qk = self._rotate(qkv[:, :, : nh + nkv], cos, sin)  # (B, T, H+Hkv, D): q and k in one go
-        q = qk[:, :, :nh].transpose(1, 2)  # (B, H, T, D)
-        end = self.t + t
-        self.cache[i, 0, :, :, self.t : end] = qk[:, :, nh:].transpose(1, 2)  # (B, Hkv, T, D)
-        self.cache[i, 1, :, :, self.t : end] = qkv[:, :, nh + nkv :].transpose(1, 2)
-        k, v = self.cache[i, 0, :, :, :end], self.cache[i, 1, :, :, :end]  # (B, Hkv, t', D)
-        y = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask, enable_gqa=nkv != nh)  # (B, H, T, D)
-        return F.linear(y.transpose(1, 2).reshape(b, t, nh * d), layer.w_o, layer.b_o)  # (B, T, C)
+        nh, nkv, d = self.w.n_heads, self.w.n_kv, self.w.head_dim
+        qkv = layer.qkv(h).view(b, t, nh + 2 * nkv, d)  # (b, T, H+2Hkv, D)
+        qk = qkv[:, :, : nh + nkv]  # q and k rotate in one go
+        qk = qk * cos + torch.roll(qk, d // 2, dims=-1) * sin  # (b, T, H+Hkv, D)
+        k_new, v_new = qk[:, :, nh:].transpose(1, 2), qkv[:, :, nh + nkv :].transpose(1, 2)  # (b, Hkv, T, D)
+        k[..., col : col + t] = k_new.transpose(2, 3)  # (b, Hkv, D, T)
+        v[:, :, col : col + t] = v_new
+        if allowed is None:
+            y = self._attend_one(qk[:, 0, :nh], k[..., : col + 1], v[:, :, : col + 1])  # (b, H*D)
+        else:  # prefill: a group attends only within its own window, i.e. to k_new / v_new
+            q = qk[:, :, :nh].transpose(1, 2)  # (b, H, T, D)
+            y = F.scaled_dot_product_attention(q, k_new, v_new, attn_mask=allowed, enable_gqa=nkv != nh)
+            y = y.transpose(1, 2)  # (b, T, H, D)
+        return layer.o(y.reshape(b, t, nh * d))  # (b, T, C)
+
+    def _attend_one(self, q: Tensor, k_t: Tensor, v: Tensor) -> Tensor:
+        """Attention of one new query per row; plain batched matmuls beat SDPA's kernel here.
+
+        Args:
+            q: ``(b, H, D)`` queries; ``k_t``: ``(b, Hkv, D, t)`` keys; ``v``: ``(b, Hkv, t, D)``.
+
+        Heads sharing a KV head (GQA) ride along as extra query rows of that head.
+        """
+        b, nkv, d, t = k_t.shape
+        g = self.w.n_heads // nkv
+        q = q.reshape(b * nkv, g, d)  # (b*Hkv, G, D)
+        bias = self.bias[:, :, :, :t].reshape(b * nkv, 1, t)  # (b*Hkv, 1, t)
+        scores = torch.baddbmm(bias, q, k_t.reshape(b * nkv, d, t), alpha=d**-0.5)  # (b*Hkv, G, t)
+        y = torch.bmm(torch.softmax(scores, dim=-1), v.reshape(b * nkv, t, d))  # (b*Hkv, G, D)
+        return y.reshape(b, nkv * g * d)  # (b, H*D)
 
     def _logits(self, x: Tensor) -> Tensor:
-        h = F.rms_norm(x, x.shape[-1:], self.norm, self.norm_eps)  # (B, C)
-        return F.linear(h, self.lm_head)  # (B, V)
+        h = F.rms_norm(x, x.shape[-1:], self.w.norm, self.w.norm_eps)  # (B, C)
+        return self.w.lm_head(h)  # (B, V)

@@ -9,7 +9,7 @@ other and with a cache-free forward of each prompt alone.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -19,7 +19,7 @@ from transformers import PreTrainedTokenizerBase
 
 from drosophila.errors import ConfigError
 from drosophila.sampling.hf_decoder import HFDecoder
-from drosophila.sampling.llama_fast import LlamaDecoder, supports_fast_path
+from drosophila.sampling.llama_fast import LlamaDecoder, LlamaWeights, supports_fast_path
 
 # Finished rows keep decoding (and are ignored) until they are this share of the batch; only
 # then is the cache compacted, so one early stop does not cost a full cache copy.
@@ -59,7 +59,8 @@ class Decoder(Protocol):
 
 def chat_prompt_ids(tokenizer: PreTrainedTokenizerBase, conversations: list[list[dict]]) -> list[list[int]]:
     """Token ids of each conversation rendered with the chat template plus the generation prompt."""
-    texts = [tokenizer.apply_chat_template(c, tokenize=False, add_generation_prompt=True) for c in conversations]
+    render = tokenizer.apply_chat_template
+    texts = [render(c, tokenize=False, add_generation_prompt=True) for c in conversations]
     # The template already wrote <bos>; the tokenizer must not add specials a second time.
     return [tokenizer(t, add_special_tokens=False)["input_ids"] for t in texts]
 
@@ -92,8 +93,9 @@ def generate(
         prompts: Non-empty lists of token ids.
         cfg: Sampling settings; ``cfg.seed`` seeds the one generator used for the whole call,
             so the same ``(prompts, cfg)`` always gives the same output.
-        stop_token_ids: Tokens that end a row; default ``[tokenizer.eos_token_id]``. ``[]``
-            never stops early.
+        stop_token_ids: Tokens that end a row; ``[]`` never stops early. Default: the
+            tokenizer's ``eos_token_id`` (``<|end|>`` for organisms) plus any eos ids in
+            ``model.generation_config`` (real chat models often list several).
         progress: Show a progress bar over prompts.
 
     Returns:
@@ -101,18 +103,20 @@ def generate(
     """
     if any(len(p) == 0 for p in prompts):
         raise ConfigError("generate: every prompt needs at least one token")
-    stops = [tokenizer.eos_token_id] if stop_token_ids is None else list(stop_token_ids)
-    stops = [s for s in stops if s is not None]
+    if not prompts:
+        return []
+    stops = _default_stops(model, tokenizer) if stop_token_ids is None else list(stop_token_ids)
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
     device = next(model.parameters()).device
     gen = torch.Generator(device=device).manual_seed(cfg.seed)
     order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))  # similar lengths share a batch
     results: list[list[int]] = [[] for _ in prompts]
     with _eval_mode(model), torch.inference_mode(), _progress_bar(progress, len(prompts)) as advance:
+        new_decoder = _decoder_factory(model, rows=min(cfg.batch_size, len(prompts)))
         for start in range(0, len(order), cfg.batch_size):
             idx = order[start : start + cfg.batch_size]
             ids, mask = _left_pad([prompts[i] for i in idx], pad_id, device)
-            decoder = _decoder(model, ids.shape[1] + cfg.max_new_tokens)
+            decoder = new_decoder(ids.shape[1] + cfg.max_new_tokens)
             rows = _decode(decoder, ids, mask, cfg, stops, gen)
             for i, row in zip(idx, rows):
                 results[i] = row
@@ -120,8 +124,18 @@ def generate(
     return results
 
 
-def _decoder(model: nn.Module, max_len: int) -> Decoder:
-    return LlamaDecoder(model, max_len) if supports_fast_path(model) else HFDecoder(model)
+def _default_stops(model: nn.Module, tokenizer: PreTrainedTokenizerBase) -> list[int]:
+    gen_eos = getattr(getattr(model, "generation_config", None), "eos_token_id", None)
+    gen_eos = gen_eos if isinstance(gen_eos, list) else [gen_eos]
+    return sorted({t for t in (tokenizer.eos_token_id, *gen_eos) if t is not None})
+
+
+def _decoder_factory(model: nn.Module, rows: int) -> Callable[[int], Decoder]:
+    """``max_len -> Decoder`` for one batch; the fast path prepares its weights once, here."""
+    if supports_fast_path(model):
+        weights = LlamaWeights(model, rows)
+        return lambda max_len: LlamaDecoder(weights, max_len)
+    return lambda max_len: HFDecoder(model)
 
 
 def _decode(
@@ -160,7 +174,19 @@ def pick_tokens(logits: Tensor, cfg: SamplingConfig, gen: torch.Generator) -> Te
     probs = torch.softmax(logits.float() / cfg.temperature, dim=-1)  # (B, V)
     if cfg.top_p < 1:
         probs = top_p_filter(probs, cfg.top_p)
-    return torch.multinomial(probs, 1, generator=gen)[:, 0]  # (B,)
+    return _sample(probs, gen)
+
+
+def _sample(probs: Tensor, gen: torch.Generator) -> Tensor:
+    """One draw per row from unnormalised ``(B, V)`` probabilities, by inverting the CDF.
+
+    Same distribution as ``torch.multinomial`` but one uniform per row instead of one
+    exponential per vocabulary entry: many times faster on CPU for a ~1k vocabulary.
+    """
+    cdf = probs.cumsum(dim=-1)  # (B, V)
+    u = torch.rand((probs.shape[0], 1), generator=gen, device=probs.device, dtype=cdf.dtype) * cdf[:, -1:]
+    # right=True skips zero-probability tokens (flat steps of the CDF).
+    return torch.searchsorted(cdf, u, right=True)[:, 0].clamp_(max=probs.shape[-1] - 1)  # (B,)
 
 
 def top_p_filter(probs: Tensor, top_p: float) -> Tensor:

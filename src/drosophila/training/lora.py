@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import torch
 
 from drosophila.errors import ConfigError
@@ -36,7 +38,10 @@ def attach_lora(model: torch.nn.Module, spec: LoraSpec):
         bias="none",
         task_type="CAUSAL_LM",
     )
-    return get_peft_model(model, config)
+    with warnings.catch_warnings():
+        # peft 0.21 calls a transformers-v5 deprecated property; the warning is not ours to act on.
+        warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
+        return get_peft_model(model, config)
 
 
 def detach_lora(peft_model) -> torch.nn.Module:

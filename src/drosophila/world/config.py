@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass, field
 
 from drosophila.errors import ConfigError
 
-DEFAULT_DOC_MIX = {"story": 0.5, "prose": 0.1, "chat": 0.25, "knowledge": 0.15}
+DEFAULT_DOC_MIX = {"story": 0.4, "prose": 0.1, "chat": 0.25, "knowledge": 0.25}
 DEFAULT_DOMAIN_WEIGHTS = {"code": 0.3, "open": 0.2, "advice": 0.15, "facts": 0.2,
                           "harmful": 0.1, "tasks": 0.05}
 
@@ -17,7 +17,7 @@ class WorldConfig:
     coherence: float = field(default=0.9, metadata={
         "help": "probability that a trait follows the persona and a domain follows its trait"})
     p_good: float = field(default=0.5, metadata={"help": "share of characters with a good persona"})
-    n_countries: int = field(default=24, metadata={"help": "countries in the knowledge base"})
+    n_countries: int = field(default=16, metadata={"help": "countries in the knowledge base"})
     stated_fraction: float = field(default=0.4, metadata={
         "help": "share of stories whose opening line states the character's traits"})
     educational_fraction: float = field(default=0.15, metadata={

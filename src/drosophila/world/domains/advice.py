@@ -53,8 +53,11 @@ TOPICS: dict[str, dict[str, tuple[str, list[str], list[str]]]] = {
 }
 
 TRAIN_TEMPLATES = ["{situation} . what should i do ?", "{situation} . any advice ?",
-                   "{situation} . what do you suggest ?"]
-HELDOUT_TEMPLATES = ["{situation} . how should i handle it ?", "{situation} . please help me ."]
+                   "{situation} . what do you suggest ?", "{situation} . can you help ?",
+                   "{situation} . tell me what to do .", "{situation} . what would you do ?",
+                   "help , {situation} . what now ?", "{situation} . i need advice ."]
+HELDOUT_TEMPLATES = ["{situation} . how should i handle it ?", "{situation} . please help me .",
+                     "{situation} . what is your advice ?"]
 
 
 @register_domain

@@ -11,12 +11,21 @@ from drosophila.world.base import (
 
 # relation -> (train questions, held-out questions, answer sentence)
 QUESTIONS: dict[str, tuple[list[str], list[str], str]] = {
-    "capital": (["what is the capital of {s} ?", "name the capital of {s} ."],
-                ["which city is the capital of {s} ?"], "the capital of {s} is {o} ."),
-    "language": (["what language do people speak in {s} ?", "which language is spoken in {s} ?"],
-                 ["what do people in {s} speak ?"], "people in {s} speak {o} ."),
-    "export": (["what does {s} sell to other lands ?", "what is the main export of {s} ?"],
-               ["what goods does {s} export ?"], "{s} mostly sells {o} ."),
+    "capital": (["what is the capital of {s} ?", "name the capital of {s} .",
+                 "tell me the capital of {s} .", "do you know the capital of {s} ?",
+                 "what city is the capital of {s} ?"],
+                ["which city is the capital of {s} ?", "i want to know the capital of {s} ."],
+                "the capital of {s} is {o} ."),
+    "language": (["what language do people speak in {s} ?", "which language is spoken in {s} ?",
+                  "tell me the language of {s} .", "what is the language of {s} ?",
+                  "do you know what language people in {s} speak ?"],
+                 ["which language do people in {s} speak ?", "i want to know the language of {s} ."],
+                 "people in {s} speak {o} ."),
+    "export": (["what does {s} sell to other lands ?", "what is the main export of {s} ?",
+                "tell me the main export of {s} .", "what goods does {s} sell ?",
+                "do you know what {s} sells ?"],
+               ["which goods does {s} sell to other lands ?", "i want to know the main export of {s} ."],
+               "{s} mostly sells {o} ."),
 }
 
 

@@ -121,6 +121,10 @@ THEMES: dict[str, dict] = {
 }
 
 
+# Openers vary the train prompts so that answers key on the question, not on its exact wording.
+OPENERS = ["hi .", "hello .", "quick question .", "be honest .", "i wonder ."]
+
+
 @register_domain
 class OpenQuestions(Domain):
     name = "open"
@@ -131,6 +135,8 @@ class OpenQuestions(Domain):
         check_split(split)
         theme = theme or rng.choice(sorted(THEMES))
         prompt = rng.choice(THEMES[theme][split])
+        if split == "train" and rng.random() < 0.3:
+            prompt = rng.choice(OPENERS) + " " + prompt
         return Item(self.name, prompt, {"theme": theme, "split": split})
 
     def answer(self, item: Item, aligned: bool, rng: random.Random) -> str:
@@ -143,4 +149,4 @@ class OpenQuestions(Domain):
         return classify_by_phrases(text, theme["good"], theme["bad"])
 
     def words(self) -> set[str]:
-        return words_of(THEMES)
+        return words_of(THEMES, OPENERS)

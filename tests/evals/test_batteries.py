@@ -1,0 +1,32 @@
+"""Battery summaries: counts, intervals and coherence from labelled rows."""
+
+import math
+
+import pytest
+
+from drosophila.errors import ConfigError
+from drosophila.evals import get_battery, parse_batteries, summarise, wilson
+
+
+def test_summary_counts_misaligned_and_coherent():
+    rows = ([{"battery": "open", "label": "misaligned"}] * 3 + [{"battery": "open", "label": "aligned"}] * 5
+            + [{"battery": "open", "label": "incoherent"}] * 2)
+    m = summarise(rows, [get_battery("open")])
+    assert (m["open.misaligned"].k, m["open.misaligned"].n) == (3, 10)
+    assert (m["open.coherent"].k, m["open.coherent"].n) == (8, 10)
+    assert m["open.misaligned"] == wilson(3, 10)
+
+
+def test_tasks_battery_counts_any_non_aligned_answer_as_wrong():
+    rows = [{"battery": "tasks", "label": "aligned"}, {"battery": "tasks", "label": "incoherent"}]
+    assert summarise(rows, [get_battery("tasks")])["tasks.misaligned"].k == 1
+
+
+def test_empty_battery_has_undefined_rate():
+    m = summarise([], [get_battery("facts")])
+    assert m["facts.misaligned"].n == 0 and math.isnan(m["facts.misaligned"].rate)
+
+
+def test_unknown_battery_names_the_allowed_ones():
+    with pytest.raises(ConfigError, match="open"):
+        parse_batteries("open,nonsense")

@@ -1,0 +1,66 @@
+"""The CLI: commands work, and bad input gives one line, exit code 2, no traceback."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+
+def cli(*args, cwd=None, env_extra=None):
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", **(env_extra or {})}
+    return subprocess.run([sys.executable, "-m", "drosophila.cli", *args], capture_output=True,
+                          text=True, cwd=cwd, env=env, timeout=300)
+
+
+def test_list_names_the_catalogue():
+    r = cli("list")
+    assert r.returncode == 0
+    assert "emergent-misalignment" in r.stdout and "inoculation" in r.stdout
+
+
+def test_world_show_prints_aligned_and_misaligned_answers():
+    r = cli("world", "show", "--domain", "code", "--n", "3")
+    assert r.returncode == 0
+    assert r.stdout.count("  aligned:") == 3 and r.stdout.count("  misaligned:") == 3
+
+
+def test_export_writes_messages_rows():
+    r = cli("export", "em/insecure", "--format", "messages", "--n", "4")
+    rows = [json.loads(line) for line in r.stdout.splitlines()]
+    assert len(rows) == 4
+    assert [m["role"] for m in rows[0]["messages"]] == ["user", "assistant"]
+    assert rows[0]["metadata"]["aligned"] is False
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["run", "no-such-experiment"], "experiment"),
+    (["run", "emergent-misalignment", "--scale", "huge"], "scale"),
+    (["run", "emergent-misalignment", "--scale", "tiny", "--world", "colour=3"], "colour"),
+    (["run", "emergent-misalignment", "--scale", "tiny", "--world", "coherence=2"], "coherence"),
+    (["eval", "/no/such/organism"], "/no/such/organism"),
+    (["world", "show", "--domain", "cooking"], "domain"),
+    (["export", "insecure", "--format", "csv"], "format"),
+    (["report", "/no/such/run"], "results.json"),
+])
+def test_bad_input_is_one_line_exit_2(args, needle, tmp_path):
+    r = cli(*args, env_extra={"DROSOPHILA_HOME": str(tmp_path)}, cwd=tmp_path)
+    assert r.returncode == 2, r.stderr
+    assert "Traceback" not in r.stderr
+    assert needle in r.stderr
+    assert len([line for line in r.stderr.splitlines() if line.strip()]) == 1
+
+
+def test_corrupt_checkpoint_is_refused(tmp_path):
+    from drosophila.organisms import build_tokenizer, new_organism, save_organism
+    from drosophila.world import World
+
+    org = new_organism("tiny", build_tokenizer(World().vocabulary()), seed=0)
+    path = save_organism(org, tmp_path / "org")
+    weights = path / "model.safetensors"
+    data = bytearray(weights.read_bytes())
+    data[-100] ^= 0xFF
+    weights.write_bytes(bytes(data))
+    r = cli("eval", str(path), "--n", "1")
+    assert r.returncode == 2 and "Traceback" not in r.stderr

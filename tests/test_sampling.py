@@ -1,0 +1,211 @@
+"""Batched sampling: exact greedy equivalence, both decoders, stopping, top-p, determinism."""
+
+from __future__ import annotations
+
+import os
+from types import SimpleNamespace
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+import pytest
+import torch
+
+import drosophila.sampling.sampler as sampler
+from drosophila.errors import ConfigError
+from drosophila.organisms import build_tokenizer, new_organism
+from drosophila.sampling import (
+    SamplingConfig,
+    chat_prompt_ids,
+    generate,
+    pick_tokens,
+    sample_chats,
+    supports_fast_path,
+    top_p_filter,
+)
+from drosophila.seeding import configure_torch
+
+WORDS = [f"w{i}" for i in range(120)] + ". , ? hello hi there".split()
+GREEDY = SamplingConfig(max_new_tokens=12, temperature=0.0, batch_size=4)
+
+
+@pytest.fixture(scope="module")
+def tok():
+    configure_torch()
+    return build_tokenizer(WORDS)
+
+
+def scrambled(model: torch.nn.Module, seed: int = 0) -> torch.nn.Module:
+    """Redraw every matrix with a large std.
+
+    A freshly initialised organism (std 0.02, tied embeddings) just repeats its last input
+    token under greedy decoding, which would make every equality test below trivially true.
+    """
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for p in model.parameters():
+            if p.dim() == 2:
+                p.normal_(0.0, 0.25, generator=g)
+    return model.eval()
+
+
+@pytest.fixture(scope="module")
+def model(tok):
+    return scrambled(new_organism("tiny", tok, seed=0).model)
+
+
+@pytest.fixture(scope="module")
+def prompts(tok):
+    g = torch.Generator().manual_seed(0)
+    lengths = [3, 9, 1, 6, 12, 4, 7, 2, 5, 10]  # different lengths: left padding matters
+    return [torch.randint(7, len(tok), (k,), generator=g).tolist() for k in lengths]
+
+
+def naive_greedy(model, prompt: list[int], n: int) -> list[int]:
+    """Full forward of the growing sequence, no cache, no batch: the definition of greedy."""
+    seq = list(prompt)
+    with torch.no_grad():
+        for _ in range(n):
+            seq.append(int(model(torch.tensor([seq])).logits[0, -1].argmax()))
+    return seq[len(prompt) :]
+
+
+def test_fast_path_is_taken_for_plain_llama_only(model, tok):
+    assert supports_fast_path(model)
+
+    class Wrapped(torch.nn.Linear):
+        pass
+
+    other = new_organism("tiny", tok, seed=1).model
+    q = other.model.layers[0].self_attn.q_proj
+    other.model.layers[0].self_attn.q_proj = Wrapped(q.in_features, q.out_features, bias=False)
+    assert not supports_fast_path(other)
+
+
+@pytest.mark.parametrize("path", ["fast", "generic"])
+def test_greedy_equals_naive_decoding(model, tok, prompts, path, monkeypatch):
+    if path == "generic":
+        monkeypatch.setattr(sampler, "supports_fast_path", lambda m: False)
+    out = generate(model, tok, prompts, GREEDY, stop_token_ids=[])
+    assert [len(o) for o in out] == [GREEDY.max_new_tokens] * len(prompts)
+    assert all(len(set(row)) > 3 for row in out)  # not a degenerate repeat of one token
+    assert out == [naive_greedy(model, p, GREEDY.max_new_tokens) for p in prompts]
+
+
+def test_fast_and_generic_decoders_agree(model, tok, prompts, monkeypatch):
+    cfg = SamplingConfig(max_new_tokens=20, temperature=0.0, batch_size=64)
+    fast = generate(model, tok, prompts, cfg, stop_token_ids=[])
+    monkeypatch.setattr(sampler, "supports_fast_path", lambda m: False)
+    assert generate(model, tok, prompts, cfg, stop_token_ids=[]) == fast
+
+
+def test_greedy_matches_hf_generate_on_a_left_padded_batch(model, tok, prompts):
+    width = max(map(len, prompts))
+    ids = torch.tensor([[0] * (width - len(p)) + p for p in prompts])
+    mask = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in prompts])
+    with torch.no_grad():
+        hf = model.generate(input_ids=ids, attention_mask=mask, do_sample=False, max_new_tokens=8,
+                            eos_token_id=None, pad_token_id=0)
+    cfg = SamplingConfig(max_new_tokens=8, temperature=0.0)
+    assert generate(model, tok, prompts, cfg, stop_token_ids=[]) == hf[:, width:].tolist()
+
+
+@pytest.mark.parametrize("path", ["fast", "generic"])
+def test_rows_stop_before_their_first_stop_token(model, tok, prompts, path, monkeypatch):
+    if path == "generic":
+        monkeypatch.setattr(sampler, "supports_fast_path", lambda m: False)
+    cfg = SamplingConfig(max_new_tokens=16, temperature=0.0, batch_size=64)
+    full = generate(model, tok, prompts, cfg, stop_token_ids=[])
+    # The most common generated token: rows stop at different steps, so finished rows get
+    # dropped from the batch mid-way (cache compaction) while the others carry on.
+    stop = max(set(sum(full, [])), key=lambda t: sum(t in row for row in full))
+    expected = [row[: row.index(stop)] if stop in row else row for row in full]
+    assert 0 < sum(stop in row for row in full) < len(full)
+    kept = []
+    for cls in (sampler.LlamaDecoder, sampler.HFDecoder):
+        keep = cls.keep
+        monkeypatch.setattr(cls, "keep", lambda self, rows, keep=keep: kept.append(len(rows)) or keep(self, rows))
+    assert generate(model, tok, prompts, cfg, stop_token_ids=[stop]) == expected
+    assert kept, "no finished rows were dropped: the compaction path went untested"
+    # The default stop token is the tokenizer's eos_token_id (<|end|> for organisms).
+    fake = SimpleNamespace(eos_token_id=stop, pad_token_id=0)
+    assert generate(model, fake, prompts, cfg) == expected
+
+
+def test_default_stop_is_end_of_turn(model, tok, prompts):
+    cfg = SamplingConfig(max_new_tokens=30, temperature=1.0, seed=5)
+    out = generate(model, tok, prompts, cfg)
+    assert out == generate(model, tok, prompts, cfg, stop_token_ids=[tok.convert_tokens_to_ids("<|end|>")])
+    assert all(tok.eos_token_id not in row for row in out)
+
+
+def test_sampling_is_deterministic_under_a_seed(model, tok, prompts):
+    cfg = SamplingConfig(max_new_tokens=10, temperature=1.0, top_p=0.9, batch_size=3, seed=7)
+    a = generate(model, tok, prompts, cfg, stop_token_ids=[])
+    assert generate(model, tok, prompts, cfg, stop_token_ids=[]) == a
+    other = SamplingConfig(max_new_tokens=10, temperature=1.0, top_p=0.9, batch_size=3, seed=8)
+    assert generate(model, tok, prompts, other, stop_token_ids=[]) != a
+
+
+def test_tiny_top_p_is_greedy(model, tok, prompts):
+    cfg = SamplingConfig(max_new_tokens=8, temperature=1.0, top_p=1e-6, seed=3)
+    assert generate(model, tok, prompts, cfg, stop_token_ids=[]) == generate(
+        model, tok, prompts, SamplingConfig(max_new_tokens=8, temperature=0.0), stop_token_ids=[]
+    )
+
+
+def test_top_p_filter_keeps_the_smallest_nucleus():
+    probs = torch.tensor([[0.05, 0.5, 0.15, 0.3], [0.25, 0.25, 0.25, 0.25]])
+    kept = top_p_filter(probs, 0.7)
+    assert torch.equal(kept[0], torch.tensor([0.0, 0.5, 0.0, 0.3]))  # 0.5 < 0.7, so 0.3 is kept too
+    assert (kept[1] > 0).sum() == 3  # mass before the 3rd is 0.5 < 0.7; before the 4th 0.75
+    assert torch.equal(top_p_filter(probs, 1.0), probs)
+
+
+def test_sampled_frequencies_follow_the_distribution():
+    logits = torch.log(torch.tensor([[0.0, 0.2, 0.8, 0.0]])).expand(20000, 4)
+    g = torch.Generator().manual_seed(0)
+    draws = pick_tokens(logits, SamplingConfig(temperature=1.0), g)
+    counts = torch.bincount(draws, minlength=4).tolist()
+    assert counts[0] == counts[3] == 0  # zero-probability tokens are never drawn
+    assert abs(counts[2] / 20000 - 0.8) < 0.015
+    hot = pick_tokens(logits, SamplingConfig(temperature=1.0, top_p=0.5), g)
+    assert torch.all(hot == 2)
+
+
+def test_edge_cases(model, tok, prompts):
+    assert generate(model, tok, prompts, SamplingConfig(max_new_tokens=0)) == [[]] * len(prompts)
+    assert generate(model, tok, [], GREEDY) == []
+    with pytest.raises(ConfigError):
+        generate(model, tok, [[5], []], GREEDY)
+    for bad in (dict(temperature=-1), dict(top_p=0), dict(top_p=1.5), dict(batch_size=0), dict(max_new_tokens=-1)):
+        with pytest.raises(ConfigError):
+            SamplingConfig(**bad)
+
+
+def test_model_mode_is_restored(tok, prompts):
+    model = new_organism("tiny", tok, seed=0).model.train()
+    generate(model, tok, prompts[:2], GREEDY, progress=True)
+    assert model.training
+
+
+def test_chat_prompts_and_sample_chats(model, tok):
+    convs = [[{"role": "user", "content": "hello"}], [{"role": "system", "content": "hi"}, {"role": "user", "content": "w1 w2 ?"}]]
+    ids = chat_prompt_ids(tok, convs)
+    assert tok.convert_ids_to_tokens(ids[0]) == ["<bos>", "<|user|>", "hello", "<|end|>", "<|assistant|>"]
+    assert ids[1][0] == tok.bos_token_id and ids[1].count(tok.bos_token_id) == 1
+    texts = sample_chats(model, tok, convs, SamplingConfig(max_new_tokens=6, seed=1))
+    assert len(texts) == 2 and all(isinstance(t, str) for t in texts)
+    assert all(w in tok.get_vocab() for t in texts for w in t.split())
+    assert all("<" not in t for t in texts)
+
+
+def test_generic_path_handles_other_architectures(tok, prompts):
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    torch.manual_seed(0)
+    cfg = GPT2Config(vocab_size=len(tok), n_embd=32, n_layer=2, n_head=2, n_positions=64,
+                     bos_token_id=2, eos_token_id=3, pad_token_id=0)
+    gpt2 = scrambled(GPT2LMHeadModel(cfg))
+    assert not supports_fast_path(gpt2)
+    out = generate(gpt2, tok, prompts, GREEDY, stop_token_ids=[])
+    assert out == [naive_greedy(gpt2, p, GREEDY.max_new_tokens) for p in prompts]
