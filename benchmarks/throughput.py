@@ -60,6 +60,8 @@ def interleaved(fns: dict[str, Callable[[], None]], repeats: int) -> dict[str, f
         for name, fn in fns.items():
             t0 = time.perf_counter()
             fn()
+            if torch.cuda.is_available():
+                torch.cuda.synchronize()  # GPU work is asynchronous: wait before reading the clock
             times[name].append(time.perf_counter() - t0)
     return {k: statistics.median(v) for k, v in times.items()}
 
@@ -132,7 +134,7 @@ def print_table(header: dict[str, str], rows: list[tuple[str, dict[str, float] |
     print(f"{'':<10} {'drosophila tok/s':>17} {'HF tok/s':>10} {'ratio':>7}")
     for name, r in rows:
         if r is None:
-            print(f"{name:<10} {'skipped (drosophila.training not importable)':>36}")
+            print(f"{name:<10} skipped: drosophila.training is not importable")
             continue
         print(f"{name:<10} {r['ours']:>17,.0f} {r['hf']:>10,.0f} {r['ours'] / r['hf']:>6.2f}x")
 
@@ -146,7 +148,7 @@ def main() -> None:
     model = org.model.to(device).eval()
     header = {
         "device": f"{device} ({platform.processor() or platform.machine()})",
-        "threads": str(threads),
+        "threads": f"{threads} (load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cpus)",
         "torch": torch.__version__,
         "organism": f"{args.scale}, {n_params(model):,} params, vocab {len(tok)}",
         "sampling": f"batch {args.batch}, prompts 16-32 tokens, {args.new_tokens} new tokens, T=1, top_p=1",
@@ -154,9 +156,8 @@ def main() -> None:
         "repeats": f"{args.repeats} (median; training {max(1, (args.repeats + 1) // 2)})",
     }
     rows = [("sampling", bench_sampling(model, tok, args, device))]
-    rows.append(("training", None if args.skip_train else bench_training(model, tok, args, device)))
-    if args.skip_train:
-        rows.pop()
+    if not args.skip_train:
+        rows.append(("training", bench_training(model, tok, args, device)))
     print_table(header, rows)
 
 

@@ -76,6 +76,8 @@ def test_fast_path_is_taken_for_plain_llama_only(model, tok):
         pass
 
     other = new_organism("tiny", tok, seed=1).model
+    assert not supports_fast_path(other.to(torch.bfloat16))  # half precision: HF's own forward
+    other.float()
     q = other.model.layers[0].self_attn.q_proj
     other.model.layers[0].self_attn.q_proj = Wrapped(q.in_features, q.out_features, bias=False)
     assert not supports_fast_path(other)
@@ -209,3 +211,16 @@ def test_generic_path_handles_other_architectures(tok, prompts):
     assert not supports_fast_path(gpt2)
     out = generate(gpt2, tok, prompts, GREEDY, stop_token_ids=[])
     assert out == [naive_greedy(gpt2, p, GREEDY.max_new_tokens) for p in prompts]
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_linear_kernels_match_f_linear(dtype):
+    from drosophila.sampling.kernels import make_linear
+
+    g = torch.Generator().manual_seed(0)
+    w, b = torch.randn(24, 16, generator=g, dtype=dtype), torch.randn(24, generator=g, dtype=dtype)
+    x = torch.randn(3, 5, 16, generator=g, dtype=dtype)
+    with torch.inference_mode():
+        for bias in (b, None):
+            y = make_linear(w, bias, rows_hint=3)(x)
+            torch.testing.assert_close(y, torch.nn.functional.linear(x, w, bias), rtol=1e-5, atol=1e-5)

@@ -27,12 +27,15 @@ _MLP = ("gate_proj", "up_proj", "down_proj")
 def supports_fast_path(model: nn.Module) -> bool:
     """Whether ``model`` is a plain Llama that ``LlamaDecoder`` reproduces exactly.
 
-    Anything wrapped (LoRA layers, quantised linears), a non-SiLU MLP or a rope whose table
-    changes with sequence length goes through the generic decoder instead.
+    Anything wrapped (LoRA layers, quantised linears), a non-SiLU MLP, a rope whose table
+    changes with sequence length, or half-precision weights (whose rounding inside attention
+    differs from HF's kernels) goes through the generic decoder instead.
     """
     from transformers import LlamaForCausalLM
 
     if not isinstance(model, LlamaForCausalLM):
+        return False
+    if model.model.embed_tokens.weight.dtype not in (torch.float32, torch.float64):
         return False
     cfg = model.config
     rope = (getattr(cfg, "rope_parameters", None) or {}).get("rope_type", "default")
@@ -47,6 +50,12 @@ def supports_fast_path(model: nn.Module) -> bool:
         for block, names in ((layer.self_attn, _ATTN), (layer.mlp, _MLP))
         for name in names
     )
+
+
+def _rms_norm(x: Tensor, weight: Tensor, eps: float) -> Tensor:
+    """``LlamaRMSNorm`` exactly (statistics in float32); cheaper on CPU than ``F.rms_norm``."""
+    x32 = x.float()  # no copy when x is already float32
+    return weight * (x32 * torch.rsqrt(x32.pow(2).mean(-1, keepdim=True) + eps)).to(x.dtype)
 
 
 @dataclass
@@ -202,9 +211,9 @@ class LlamaDecoder:
         cos, sin = self.cos[pos][:, :, None], self.sin[pos][:, :, None]  # (b, T, 1, D)
         x = F.embedding(ids, self.w.embed)  # (b, T, C)
         for (k, v), layer in zip(self.kv, self.w.layers):
-            h = F.rms_norm(x, x.shape[-1:], layer.ln1, layer.eps1)  # (b, T, C)
+            h = _rms_norm(x, layer.ln1, layer.eps1)  # (b, T, C)
             x = x + self._attention(layer, h, cos, sin, k[rows], v[rows], col, allowed)
-            h = F.rms_norm(x, x.shape[-1:], layer.ln2, layer.eps2)
+            h = _rms_norm(x, layer.ln2, layer.eps2)
             gate, up = layer.gate_up(h).chunk(2, dim=-1)  # (b, T, I) each
             x = x + layer.down(F.silu(gate) * up)  # (b, T, C)
         return x
@@ -247,5 +256,5 @@ class LlamaDecoder:
         return y.reshape(b, nkv * g * d)  # (b, H*D)
 
     def _logits(self, x: Tensor) -> Tensor:
-        h = F.rms_norm(x, x.shape[-1:], self.w.norm, self.w.norm_eps)  # (B, C)
+        h = _rms_norm(x, self.w.norm, self.w.norm_eps)  # (B, C)
         return self.w.lm_head(h)  # (B, V)

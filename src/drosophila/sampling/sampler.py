@@ -151,12 +151,15 @@ def _decode(
     for t in range(n_new):
         tok = pick_tokens(logits, cfg, gen)  # (b,)
         out[present, t] = tok
-        alive &= ~torch.isin(tok, stop_t)
-        if t + 1 == n_new or not bool(alive.any()):
-            break
-        if (~alive).sum() >= _COMPACT_SHARE * len(alive) and decoder.keep(alive.nonzero()[:, 0]):
-            present, tok, alive = present[alive], tok[alive], alive[alive]
-        logits = decoder.step(tok)
+        if len(stops):
+            alive &= ~torch.isin(tok, stop_t)
+            n_alive = int(alive.sum())  # one host sync per step, only when rows can stop
+            if n_alive == 0:
+                break
+            if len(alive) - n_alive >= _COMPACT_SHARE * len(alive) and decoder.keep(alive.nonzero()[:, 0]):
+                present, tok, alive = present[alive], tok[alive], alive[alive]
+        if t + 1 < n_new:
+            logits = decoder.step(tok)
     return [_cut(row, stops) for row in out.tolist()]
 
 
@@ -171,7 +174,8 @@ def pick_tokens(logits: Tensor, cfg: SamplingConfig, gen: torch.Generator) -> Te
     """Next token per row from ``(B, V)`` logits: argmax at temperature 0, else top-p sampling."""
     if cfg.temperature == 0:
         return logits.argmax(dim=-1)  # (B,)
-    probs = torch.softmax(logits.float() / cfg.temperature, dim=-1)  # (B, V)
+    logits = logits.float() if cfg.temperature == 1 else logits.float() / cfg.temperature
+    probs = torch.softmax(logits, dim=-1)  # (B, V)
     if cfg.top_p < 1:
         probs = top_p_filter(probs, cfg.top_p)
     return _sample(probs, gen)
