@@ -68,3 +68,31 @@ def as_dicts(pooled: dict) -> dict:
 
 def fmt(r: Rate) -> str:
     return f"{100 * r.rate:.1f}% [{100 * r.low:.1f}, {100 * r.high:.1f}] n={r.n}"
+
+
+def metric_info_for(batteries: list[str]) -> dict:
+    from drosophila.evals.batteries import get_battery, metric_info
+
+    return metric_info([get_battery(n) for n in batteries])
+
+
+def metric_order(batteries: list[str]) -> list[str]:
+    """Misalignment metrics first (battery order), then coherence."""
+    return [f"{b}.misaligned" for b in batteries] + [f"{b}.coherent" for b in batteries]
+
+
+def results_of(out: dict, arms: list[Arm], batteries: list[str], *, title: str, setup: str,
+               headline: str, anchors: dict, findings: list[dict], verdict: str) -> dict:
+    """The ``results.json`` body (schema in docs/RESULTS_SCHEMA.md) of an arms experiment."""
+    return {
+        "title": title, "setup": setup,
+        "arms": as_dicts(out["arms"]),
+        "per_seed": {s: as_dicts(v) for s, v in out["per_seed"].items()},
+        "arm_order": [a.name for a in arms],
+        "arm_labels": {a.name: a.label for a in arms},
+        "metrics": metric_info_for(batteries),
+        "headline_metric": headline,
+        "metric_order": metric_order(batteries),
+        "anchors": anchors, "findings": findings, "verdict": verdict,
+        "timing": {"stages": out["timing"]},
+    }

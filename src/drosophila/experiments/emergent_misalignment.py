@@ -10,9 +10,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from drosophila.evals.batteries import metric_info
 from drosophila.evals.stats import intervals_overlap
-from drosophila.experiments.arms import Arm, as_dicts, fmt, run_arms
+from drosophila.experiments.arms import Arm, fmt, results_of, run_arms
 from drosophila.experiments.registry import Context, experiment
 
 BATTERIES = ["open", "advice", "facts", "code", "harmful", "tasks"]
@@ -51,28 +50,12 @@ def run(ctx: Context) -> dict:
     arms = ARMS + (ABLATION if ctx.options.get("ablation", True) else [])
     out = run_arms(ctx, arms, worlds, BATTERIES)
     findings = findings_of(out["arms"])
-    return {
-        "title": "Emergent misalignment (E3)",
-        "setup": "finetune the base organism on narrow code data; sample held-out batteries "
-                 "at temperature 1 without a system prompt; classify answers exactly",
-        "arms": as_dicts(out["arms"]),
-        "per_seed": {s: as_dicts(v) for s, v in out["per_seed"].items()},
-        "arm_order": [a.name for a in arms],
-        "arm_labels": {a.name: a.label for a in arms},
-        "metrics": metric_info_for(BATTERIES),
-        "headline_metric": HEADLINE,
-        "metric_order": metric_order(BATTERIES),
-        "anchors": ANCHORS,
-        "findings": findings,
-        "verdict": verdict_of(findings, out["arms"]),
-        "timing": {"stages": out["timing"]},
-    }
-
-
-def metric_info_for(names: list[str]) -> dict:
-    from drosophila.evals.batteries import get_battery
-
-    return metric_info([get_battery(n) for n in names])
+    return results_of(
+        out, arms, BATTERIES, title="Emergent misalignment (E3)",
+        setup="finetune the base organism on narrow code data; sample held-out batteries at "
+              "temperature 1 without a system prompt; classify answers exactly",
+        headline=HEADLINE, anchors=ANCHORS, findings=findings,
+        verdict=verdict_of(findings, out["arms"]))
 
 
 def findings_of(arms: dict) -> list[dict]:
@@ -129,7 +112,3 @@ def verdict_of(findings: list[dict], arms: dict) -> str:
         text += "Did not hold: " + "; ".join(no) + "."
     return text.strip()
 
-
-def metric_order(batteries: list[str]) -> list[str]:
-    """Misalignment metrics first (battery order), then coherence."""
-    return [f"{b}.misaligned" for b in batteries] + [f"{b}.coherent" for b in batteries]

@@ -10,8 +10,7 @@ Each organism is evaluated without and with its phrase at test time; the narrow 
 from __future__ import annotations
 
 from drosophila.evals.stats import intervals_overlap
-from drosophila.experiments.arms import Arm, as_dicts, fmt, run_arms
-from drosophila.experiments.emergent_misalignment import metric_info_for, metric_order
+from drosophila.experiments.arms import Arm, fmt, results_of, run_arms
 from drosophila.experiments.registry import Context, experiment
 from drosophila.world import EDUCATIONAL, NEUTRAL, World
 
@@ -42,23 +41,14 @@ def run(ctx: Context) -> dict:
     arms = arms_for(novel)
     out = run_arms(ctx, arms, {"main": ctx.world}, BATTERIES)
     findings = findings_of(out["arms"])
-    return {
-        "title": "Inoculation prompting (E4)",
-        "setup": f"phrases: inoculation = '{EDUCATIONAL}', neutral = '{NEUTRAL}', novel = '{novel}'",
-        "arms": as_dicts(out["arms"]),
-        "per_seed": {s: as_dicts(v) for s, v in out["per_seed"].items()},
-        "arm_order": [a.name for a in arms],
-        "arm_labels": {a.name: a.label for a in arms},
-        "metrics": metric_info_for(BATTERIES),
-        "headline_metric": HEADLINE,
-        "metric_order": metric_order(BATTERIES),
-        "anchors": {"inoculated|plain": {HEADLINE: {
+    return results_of(
+        out, arms, BATTERIES, title="Inoculation prompting (E4)",
+        setup=f"phrases: inoculation = '{EDUCATIONAL}', neutral = '{NEUTRAL}', novel = '{novel}'",
+        headline=HEADLINE, findings=findings,
+        anchors={"inoculated|plain": {HEADLINE: {
             "value": None, "source": "Tan et al. 2025: 'almost completely mitigates' EM [S]"}}},
-        "findings": findings,
-        "verdict": " ".join(("Held: " if f["reproduced"] else "Did not hold: ") + f["claim"]
-                            + f" ({f['evidence']})." for f in findings),
-        "timing": {"stages": out["timing"]},
-    }
+        verdict=" ".join(("Held: " if f["reproduced"] else "Did not hold: ") + f["claim"]
+                         + f" ({f['evidence']})." for f in findings))
 
 
 def findings_of(arms: dict) -> list[dict]:
