@@ -64,3 +64,18 @@ def test_corrupt_checkpoint_is_refused(tmp_path):
     weights.write_bytes(bytes(data))
     r = cli("eval", str(path), "--n", "1")
     assert r.returncode == 2 and "Traceback" not in r.stderr
+
+
+def test_chat_answers_one_message_and_lora_finetune_runs(tmp_path):
+    from drosophila.experiments import run_experiment
+
+    run = run_experiment("emergent-misalignment", scale="tiny", seeds=1, out=tmp_path / "runs",
+                         recipe={"pretrain_docs": 300, "pretrain_steps": 3, "finetune_steps": 2,
+                                 "n_prompts": 2, "max_new_tokens": 8, "lora_rank": 2},
+                         options={"ablation": False}, log=lambda m: None, report=False)
+    organism = run.path / "organisms" / "insecure-s0"
+    lineage = __import__("json").loads((organism / "organism.json").read_text())["lineage"]
+    assert lineage[-1]["lora_rank"] == 2
+    r = cli("chat", str(organism), "--message", "Hello there", "--max-new-tokens", "5")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith("organism>")

@@ -82,11 +82,11 @@ def finetune(parent: StageResult, world_cfg: WorldConfig, dataset: str, seed: in
     config = {"world": world_cfg.to_dict(), "dataset": dataset, "context": context, "seed": seed,
               "rows": recipe.finetune_rows, "steps": recipe.finetune_steps,
               "lr": recipe.finetune_lr, "batch_size": recipe.batch_size,
-              "mix_fraction": recipe.mix_fraction}
+              "mix_fraction": recipe.mix_fraction, "lora_rank": recipe.lora_rank}
 
     def build(out: Path):
         from drosophila.organisms import load_organism, save_organism
-        from drosophila.training import TrainConfig, chat_examples, train
+        from drosophila.training import LoraSpec, TrainConfig, chat_examples, train
 
         world = World(world_cfg)
         org = load_organism(parent.path / "organism")
@@ -95,7 +95,9 @@ def finetune(parent: StageResult, world_cfg: WorldConfig, dataset: str, seed: in
         atomic_write_jsonl(out / "dataset.jsonl", [r.to_dict() for r in rows])
         cfg = TrainConfig(steps=recipe.finetune_steps, batch_size=recipe.batch_size,
                           lr=recipe.finetune_lr, warmup_steps=max(1, recipe.finetune_steps // 10),
-                          seq_len=recipe.seq_len, seed=seed, description=f"finetune {dataset} s{seed}")
+                          seq_len=recipe.seq_len, seed=seed, description=f"finetune {dataset} s{seed}",
+                          lora=LoraSpec(r=recipe.lora_rank, alpha=2 * recipe.lora_rank)
+                          if recipe.lora_rank else None)
         res = train(org.model, chat_examples(org.tokenizer, [r.messages for r in rows]), cfg,
                     mix=chat_examples(org.tokenizer, [r.messages for r in mix]),
                     mix_fraction=recipe.mix_fraction)

@@ -19,6 +19,8 @@ class Recipe:
     finetune_rows: int = field(default=1000, metadata={"help": "rows in each narrow finetune set"})
     finetune_steps: int = field(default=100, metadata={"help": "optimizer steps of each finetune"})
     finetune_lr: float = field(default=3e-4, metadata={"help": "peak learning rate of finetunes"})
+    lora_rank: int = field(default=0, metadata={
+        "help": "0: full finetunes; r > 0: LoRA adapters of rank r on every projection, merged after"})
     mix_fraction: float = field(default=0.25, metadata={
         "help": "share of each finetune batch taken from ordinary persona-free chats"})
     n_prompts: int = field(default=200, metadata={"help": "held-out prompts per battery"})
