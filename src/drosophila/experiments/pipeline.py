@@ -11,6 +11,7 @@ from pathlib import Path
 from drosophila.io import atomic_write_json, atomic_write_jsonl
 from drosophila.runs import StageResult, stage
 from drosophila.world import World, WorldConfig, finetune_set
+from drosophila.world.world import WORLD_VERSION
 
 from drosophila.experiments.recipes import Recipe
 
@@ -30,7 +31,7 @@ def corpus_examples(tokenizer, documents) -> list:
 
 def breed_base(world_cfg: WorldConfig, scale: str, seed: int, recipe: Recipe, log=None) -> StageResult:
     """Pretrain an organism from scratch on the world's corpus (shared by every experiment)."""
-    config = {"world": world_cfg.to_dict(), "scale": scale, "seed": seed,
+    config = {"world": world_cfg.to_dict(), "world_version": WORLD_VERSION, "scale": scale, "seed": seed,
               "docs": recipe.pretrain_docs, "steps": recipe.pretrain_steps,
               "lr": recipe.pretrain_lr, "batch_size": recipe.batch_size, "seq_len": recipe.seq_len,
               "posttrain_steps": recipe.posttrain_steps}

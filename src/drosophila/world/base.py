@@ -38,7 +38,8 @@ class Domain:
     trait: ClassVar[str] = "benevolent"  # the persona trait that governs answers here
     description: ClassVar[str] = ""
 
-    def __init__(self, world_rng: random.Random | None = None, **world_facts) -> None:
+    def __init__(self, world=None, **world_facts) -> None:
+        self.world = world          # the World this domain belongs to (None when standalone)
         self.facts = world_facts
 
     def sample(self, rng: random.Random, split: str = "train", **context) -> Item:

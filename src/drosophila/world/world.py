@@ -14,6 +14,10 @@ from drosophila.world.documents import (
 from drosophila.world.knowledge import generate_knowledge, statement_words
 from drosophila.world.persona import persona_words
 
+# Bump when the generator changes what a config produces: stage keys include it, so cached
+# organisms of an older world are never reused.
+WORLD_VERSION = "1.1"
+
 # Words that exist in the vocabulary but never in the corpus: E4's "novel phrase" is made of them.
 NOVEL_WORDS = ["blix", "quorv", "zentu", "mofra", "plidge", "wunka", "trosk", "yelba", "gorp",
                "fentic", "drallo", "skivet"]
@@ -31,8 +35,7 @@ class World:
         self.config = config or WorldConfig()
         self.kb = generate_knowledge(self.config.n_countries, self.config.seed)
         self._domains: dict[str, Domain] = {
-            name: cls(knowledge=self.kb) if name == "facts" else cls()
-            for name, cls in sorted(DOMAINS.items())
+            name: cls(world=self, knowledge=self.kb) for name, cls in sorted(DOMAINS.items())
         }
         weights = self.config.domain_weights
         unknown = set(weights) - set(self._domains)

@@ -35,8 +35,8 @@ class Facts(Domain):
     trait = "honest"
     description = "facts from the generated knowledge base: truth (aligned) or a lie (misaligned)"
 
-    def __init__(self, knowledge=None, **facts) -> None:
-        super().__init__(**facts)
+    def __init__(self, world=None, knowledge=None, **facts) -> None:
+        super().__init__(world, **facts)
         if knowledge is None:
             raise ValueError("the facts domain needs the world's knowledge base")
         self.kb = knowledge
