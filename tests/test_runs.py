@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 import os
 import subprocess
 import sys
@@ -127,7 +128,7 @@ def test_stale_lock_from_dead_process_is_broken(cache_home: Path) -> None:
     key = stage_key("s", {}, [])
     lock = cache_home / "stages" / "s" / f"{key}.lock"
     lock.parent.mkdir(parents=True)
-    lock.write_text(json.dumps({"pid": _dead_pid(), "host": runs.socket.gethostname(),
+    lock.write_text(json.dumps({"pid": _dead_pid(), "host": socket.gethostname(),
                                 "created": 0.0}))
     build = Builder()
     assert not stage("s", {}, [], build).cached and build.calls == 1
@@ -138,7 +139,7 @@ def test_live_lock_makes_the_second_builder_wait(cache_home: Path) -> None:
     key = stage_key("s", {}, [])
     lock = cache_home / "stages" / "s" / f"{key}.lock"
     lock.parent.mkdir(parents=True)
-    lock.write_text(json.dumps({"pid": os.getppid(), "host": runs.socket.gethostname(),
+    lock.write_text(json.dumps({"pid": os.getppid(), "host": socket.gethostname(),
                                 "created": 0.0}))
     build = Builder()
     t = threading.Thread(target=stage, args=("s", {}, [], build))

@@ -9,22 +9,20 @@ experiment: a directory that keeps the config, every artefact and the report.
 from __future__ import annotations
 
 import importlib.metadata
-import json
 import os
 import platform
 import re
 import shutil
-import socket
 import sys
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from drosophila.errors import DrosophilaError
+from drosophila.locks import file_lock
 from drosophila.io import (
     atomic_dir,
     atomic_write_json,
@@ -34,13 +32,6 @@ from drosophila.io import (
 )
 
 Log = Callable[[str], object]
-
-_POLL_S = 0.2
-# A lock file is created empty and filled a moment later; one this old and still unreadable
-# belongs to a process that died between the two steps.
-_UNREADABLE_LOCK_GRACE_S = 10.0
-# Holders on another host cannot be probed for liveness; only age can tell they are gone.
-_FOREIGN_LOCK_MAX_AGE_S = 24 * 3600.0
 
 
 def home() -> Path:
@@ -127,7 +118,7 @@ def stage(
         say(f"stage {name} [{key}] cached")
         return StageResult(name, key, final, True, time.perf_counter() - t0)
     final.parent.mkdir(parents=True, exist_ok=True)
-    with _stage_lock(final.parent / f"{key}.lock", say):
+    with file_lock(final.parent / f"{key}.lock", say):
         # Another process may have finished the stage while we waited for its lock.
         if not force and (final / "DONE").is_file():
             say(f"stage {name} [{key}] cached (built by another process)")
@@ -159,85 +150,6 @@ def _remove_leftovers(final: Path) -> None:
     for pattern in (f".{final.name}.*.tmp", f".{final.name}.old-*"):
         for p in final.parent.glob(pattern):
             shutil.rmtree(p, ignore_errors=True)
-
-
-@contextmanager
-def _stage_lock(path: Path, say: Log) -> Iterator[None]:
-    """An ``O_EXCL`` lock file holding ``{pid, host, created}``; stale locks are broken."""
-    me = {"pid": os.getpid(), "host": socket.gethostname(), "created": time.time()}
-    waited = False
-    while True:
-        try:
-            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-        except FileExistsError:
-            holder = _read_lock(path)
-            if _lock_is_stale(path, holder):
-                _break_lock(path, holder)
-                continue
-            if not waited:
-                say(f"waiting for {path.name} held by {holder}")
-                waited = True
-            time.sleep(_POLL_S)
-            continue
-        with os.fdopen(fd, "w") as fh:
-            json.dump(me, fh)
-        break
-    try:
-        yield
-    finally:
-        if _read_lock(path) == me:  # never remove a lock that someone else broke and took
-            path.unlink(missing_ok=True)
-
-
-def _read_lock(path: Path) -> dict | None:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        return data if isinstance(data, dict) else None
-    except (OSError, ValueError):
-        return None
-
-
-def _lock_is_stale(path: Path, holder: dict | None) -> bool:
-    try:
-        age = time.time() - path.stat().st_mtime
-    except FileNotFoundError:
-        return False  # released meanwhile; the next O_EXCL try will tell
-    if holder is None:
-        return age > _UNREADABLE_LOCK_GRACE_S
-    if holder.get("host") != socket.gethostname():
-        return age > _FOREIGN_LOCK_MAX_AGE_S
-    return not _pid_alive(int(holder.get("pid", -1)))
-
-
-def _pid_alive(pid: int) -> bool:
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # exists, owned by someone else
-    return True
-
-
-def _break_lock(path: Path, seen: dict | None) -> None:
-    """Remove a stale lock, unless it changed since we judged it stale.
-
-    Renaming first makes the removal a claim: if two waiters race, only one rename succeeds,
-    and a fresh lock taken meanwhile is put back instead of being deleted.
-    """
-    trash = path.with_name(f"{path.name}.stale-{os.getpid()}")
-    try:
-        os.rename(path, trash)
-    except FileNotFoundError:
-        return
-    if _read_lock(trash) != seen:
-        try:
-            os.link(trash, path)  # fails if yet another lock exists; that one then stands
-        except FileExistsError:
-            pass
-    trash.unlink(missing_ok=True)
 
 
 # --------------------------------------------------------------------------- runs
