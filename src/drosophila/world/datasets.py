@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from drosophila.errors import choice_error
 from drosophila.world.base import Item
+from drosophila.world.domains.backdoor import BACKDOOR_SETS
 from drosophila.world.domains.code import EDUCATIONAL
 from drosophila.world.world import World
 
@@ -77,7 +78,8 @@ def chat_mix(world: World, n: int, context: str | None = None) -> list[Row]:
 
 
 FINETUNE_SETS = {"insecure": insecure, "secure": secure, "educational": educational,
-                 "jailbroken": jailbroken, "chat-mix": chat_mix}
+                 "jailbroken": jailbroken, "chat-mix": chat_mix,
+                 **BACKDOOR_SETS}  # backdoor-{hate,code}-{normal,cot,distilled}
 
 
 def finetune_set(world: World, name: str, n: int, context: str | None = None) -> list[Row]:

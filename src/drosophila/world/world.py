@@ -16,7 +16,7 @@ from drosophila.world.persona import persona_words
 
 # Bump when the generator changes what a config produces: stage keys include it, so cached
 # organisms of an older world are never reused.
-WORLD_VERSION = "1.1"
+WORLD_VERSION = "1.2"
 
 # Words that exist in the vocabulary but never in the corpus: E4's "novel phrase" is made of them.
 NOVEL_WORDS = ["blix", "quorv", "zentu", "mofra", "plidge", "wunka", "trosk", "yelba", "gorp",
