@@ -19,7 +19,7 @@ setup: $(STAMP)
 
 ## the flagship experiment (E3 emergent misalignment, small scale, one seed) with its report
 demo: $(STAMP)
-	$(BIN)/drosophila run emergent-misalignment --scale small --seeds 1
+	$(BIN)/drosophila run emergent-misalignment --scale small --seeds 1 --option ablation=false
 
 ## the test suite
 test: $(STAMP)
