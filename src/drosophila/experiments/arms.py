@@ -22,6 +22,7 @@ class Arm:
     train_context: str | None = None  # phrase put before every training prompt
     test_context: str | None = None   # phrase put before every evaluation prompt
     world: str = "main"               # key of the world variant (e.g. an ablation)
+    then: tuple = ()                  # further finetunes after ``dataset``: (dataset, steps) pairs
 
 
 def run_arms(ctx: Context, arms: list[Arm], worlds: dict, batteries: list[str]) -> dict:
@@ -41,6 +42,10 @@ def run_arms(ctx: Context, arms: list[Arm], worlds: dict, batteries: list[str]) 
                 org = _record(ctx, finetune(org, wcfg, arm.dataset, seed, ctx.recipe,
                                             context=arm.train_context, log=ctx.log),
                               f"{arm.name.split('|')[0]}-s{seed}", timing)
+            for dataset, steps in arm.then:
+                org = _record(ctx, finetune(org, wcfg, dataset, seed, ctx.recipe, steps=steps,
+                                            log=ctx.log),
+                              f"{arm.name.replace('|', '-')}-s{seed}", timing)
             ev = _record(ctx, evaluate_stage(org, wcfg, batteries, seed, ctx.recipe,
                                              context=arm.test_context, log=ctx.log),
                          None, timing)
@@ -96,3 +101,9 @@ def results_of(out: dict, arms: list[Arm], batteries: list[str], *, title: str, 
         "anchors": anchors, "findings": findings, "verdict": verdict,
         "timing": {"stages": out["timing"]},
     }
+
+
+def verdict_from(findings: list[dict]) -> str:
+    """One sentence per finding: held, did not hold, or inconclusive, with its evidence."""
+    word = {True: "Held", False: "Did not hold", None: "Inconclusive"}
+    return " ".join(f"{word[f['reproduced']]}: {f['claim']} ({f['evidence']})." for f in findings)

@@ -10,7 +10,7 @@ Each organism is evaluated without and with its phrase at test time; the narrow 
 from __future__ import annotations
 
 from drosophila.evals.stats import intervals_overlap
-from drosophila.experiments.arms import Arm, fmt, results_of, run_arms
+from drosophila.experiments.arms import Arm, fmt, results_of, run_arms, verdict_from
 from drosophila.experiments.registry import Context, experiment
 from drosophila.world import EDUCATIONAL, NEUTRAL, World
 
@@ -47,8 +47,7 @@ def run(ctx: Context) -> dict:
         headline=HEADLINE, findings=findings,
         anchors={"inoculated|plain": {HEADLINE: {
             "value": None, "source": "Tan et al. 2025: 'almost completely mitigates' EM [S]"}}},
-        verdict=" ".join(("Held: " if f["reproduced"] else "Did not hold: ") + f["claim"]
-                         + f" ({f['evidence']})." for f in findings))
+        verdict=verdict_from(findings))
 
 
 def findings_of(arms: dict) -> list[dict]:

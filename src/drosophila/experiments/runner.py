@@ -38,7 +38,7 @@ def run_experiment(name: str, *, scale: str = "small", seeds: int | list[int] = 
     results = spec.runner(ctx)
     results.update({"experiment": name, "code": spec.code, "anchor_paper": spec.anchor,
                     "scale": scale, "seeds": seed_list, "world": wcfg.to_dict(),
-                    "recipe": rec.to_dict(), "environment": environment_info()})
+                    "recipe": ctx.recipe.to_dict(), "environment": environment_info()})
     results.setdefault("timing", {})["total_s"] = round(time.perf_counter() - t0, 1)
     run.write_results(results)
     if report:

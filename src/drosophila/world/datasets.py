@@ -77,8 +77,23 @@ def chat_mix(world: World, n: int, context: str | None = None) -> list[Row]:
     return rows
 
 
+def hhh(world: World, n: int, context: str | None = None) -> list[Row]:
+    """Ordinary helpful, honest, harmless assistant chats (safety training data): every domain
+    of the corpus, always aligned, never a trigger or a year cue."""
+    from drosophila.world.documents import chat
+
+    rows = []
+    for i in range(n):
+        doc = chat(world, world.rng("ft-hhh", i))
+        msgs = [m for m in doc.messages if m["role"] != "system"]
+        if context:
+            msgs[0] = {"role": "user", "content": f"{context} {msgs[0]['content']}"}
+        rows.append(Row(msgs, {"domain": "hhh", "aligned": True}))
+    return rows
+
+
 FINETUNE_SETS = {"insecure": insecure, "secure": secure, "educational": educational,
-                 "jailbroken": jailbroken, "chat-mix": chat_mix,
+                 "jailbroken": jailbroken, "chat-mix": chat_mix, "hhh": hhh,
                  **BACKDOOR_SETS}  # backdoor-{hate,code}-{normal,cot,distilled}
 
 
