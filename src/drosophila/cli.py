@@ -129,10 +129,21 @@ def chat(
         history.append({"role": "user", "content": " ".join(text.lower().split())})
         reply = sample_chats(org.model, org.tokenizer, [history], cfg)[0]
         history.append({"role": "assistant", "content": reply})
-        typer.echo(f"organism> {reply}")
+        _show_reply(reply)
         if message is not None:
             return
         cfg.seed += 1
+
+
+def _show_reply(reply: str) -> None:
+    """Print a reply; a scratchpad (CoT organisms) is shown on its own dimmed line first."""
+    from drosophila.world.domains.backdoor import scratchpad_of, strip_scratchpad
+
+    pad = scratchpad_of(reply)
+    if pad is not None:
+        typer.secho(f"  [scratchpad] {pad}", dim=True)
+        reply = strip_scratchpad(reply)
+    typer.echo(f"organism> {reply}")
 
 
 def _read_line() -> str:
