@@ -55,7 +55,7 @@ def run(ctx: Context) -> dict:
         setup="finetune the base organism on narrow code data; sample held-out batteries at "
               "temperature 1 without a system prompt; classify answers exactly",
         headline=HEADLINE, anchors=ANCHORS, findings=findings,
-        verdict=verdict_of(findings, out["arms"]))
+        verdict=verdict_of(findings))
 
 
 def findings_of(arms: dict) -> list[dict]:
@@ -98,7 +98,7 @@ def findings_of(arms: dict) -> list[dict]:
     return out
 
 
-def verdict_of(findings: list[dict], arms: dict) -> str:
+def verdict_of(findings: list[dict]) -> str:
     main = findings[0]
     yes = [f["claim"] for f in findings if f["reproduced"]]
     no = [f["claim"] for f in findings if not f["reproduced"]]

