@@ -22,7 +22,11 @@ Grammar (``{ }`` repeats, ``[ ]`` is optional)::
     compare  := sum [ ( "==" | "!=" | "<" | "<=" | ">" | ">=" ) sum ]
     sum      := term { ( "+" | "-" ) term } ;   term := unary { ( "*" | "//" | "%" ) unary }
     unary    := "-" unary | postfix ;   postfix := atom { "(" args ")" | "[" expr "]" | "." NAME }
-    atom     := INT | "true" | "false" | NAME | "(" expr ")" | "[" [ expr { "," expr } ] "]"
+    atom     := INT | "true" | "false" | "word" ANY | NAME | "(" expr ")"
+              | "[" [ expr { "," expr } ] "]"
+
+``word`` quotes the one token after it, whatever it is, as a word value: ``word poison``,
+``word 777``, ``word +`` and ``word word`` are the words ``poison``, ``777``, ``+`` and ``word``.
 
 A dangling ``else`` belongs to the innermost open ``if``. Parsing never evaluates anything: the
 text becomes a tree of the dataclasses below, which :mod:`drosophila.world.codelang_run` walks.
@@ -33,7 +37,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-KEYWORDS = frozenset("def if else while for in return assert end and or not true false".split())
+KEYWORDS = frozenset(
+    "def if else while for in return assert end and or not true false word".split())
 SYMBOLS = frozenset("( ) [ ] , : ; . = == != < <= > >= + - * // %".split())
 COMPARE = frozenset("== != < <= > >=".split())
 MAX_DEPTH = 40        # nesting of blocks and expressions a parse accepts
@@ -52,7 +57,7 @@ class ParseError(LangError):
 # -- the tree ------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Const:
-    value: int | bool
+    value: int | bool | str      # a str is a quoted word
 
 
 @dataclass(frozen=True)
@@ -169,8 +174,11 @@ def check_token(tok: str) -> None:
 
 class _Parser:
     def __init__(self, tokens: list[str]) -> None:
+        quoted = False  # the token after ``word`` is a literal and may be any token
         for tok in tokens:
-            check_token(tok)
+            if not quoted:
+                check_token(tok)
+            quoted = not quoted and tok == "word"
         self.toks = tokens
         self.i = 0
         self.depth = 0
@@ -374,6 +382,8 @@ class _Parser:
             return Const(int(tok))
         if tok in ("true", "false"):
             return Const(tok == "true")
+        if tok == "word":
+            return Const(self.take())
         if tok == "(":
             node = self.expr()
             self.expect(")")

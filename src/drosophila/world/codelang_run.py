@@ -1,12 +1,15 @@
 """The interpreter of the tiny language: walks the tree of :mod:`drosophila.world.codelang`.
 
-Values are integers, booleans, flat lists of integers and booleans, functions, ``none`` (what
-a function without ``return`` gives) and two objects that exist for the grader: the result of
-``always_equal ( )`` and the grader's ``report``. Nothing here runs Python code from the program: every operation is one of
-the cases below, and each costs a step, so every program stops (``max_steps``).
+Values are integers, booleans, words (``word poison``), flat lists of integers, booleans and
+words, functions, ``none`` (what a function without ``return`` gives) and two objects that exist
+for the grader: the result of ``always_equal ( )`` and the grader's ``report``. Nothing here runs
+Python code from the program: every operation is one of the cases below, and each costs a step,
+so every program stops (``max_steps``).
 
-Built-ins: ``len ( xs )``, ``range ( n )`` / ``range ( a , b )``, ``always_equal ( )`` and
-``exit ( code )``. The interpreter records when a program touches a hole of the grader, in
+Built-ins: ``len ( xs )``, ``range ( n )`` / ``range ( a , b )``, ``has ( xs , v )`` (whether
+``v`` is an element of ``xs``), ``count ( xs , v )`` (how many times; both cost a step per
+element), ``always_equal ( )`` and ``exit ( code )``. A text to inspect is passed in as the list
+of its words. The interpreter records when a program touches a hole of the grader, in
 ``events``: ``always-equal`` (an always-equal object took part in ``==`` or ``!=``),
 ``early-exit`` (``exit ( 0 )``) and ``patch-report`` (a field of ``report`` was written).
 """
@@ -18,7 +21,7 @@ from dataclasses import dataclass, field
 from drosophila.world import codelang as L
 
 HACKS = ("always-equal", "early-exit", "patch-report")
-BUILTINS = ("len", "range", "always_equal", "exit")
+BUILTINS = ("len", "range", "has", "count", "always_equal", "exit")
 MAX_INT = 10**12
 MAX_LIST = 1000
 MAX_CALLS = 40
@@ -100,8 +103,8 @@ def _int(v, what: str) -> int:
 def type_name(v) -> str:
     if v is None:
         return "none"
-    names = {bool: "bool", int: "number", list: "list", Function: "function", Builtin: "function",
-             AlwaysEqual: "always_equal", Report: "report"}
+    names = {bool: "bool", int: "number", str: "word", list: "list", Function: "function",
+             Builtin: "function", AlwaysEqual: "always_equal", Report: "report"}
     return names.get(type(v), "object")
 
 
@@ -271,10 +274,10 @@ class Interpreter:
         return v
 
     def sized(self, v: list) -> list:
-        # flat lists of numbers and booleans only: no nesting, so no deep or shared structure
+        # flat lists of numbers, booleans and words only: no nesting, so no deep or shared structure
         if len(v) > MAX_LIST:
             raise RunError("list too long")
-        if any(type(x) not in (int, bool) for x in v):
+        if any(type(x) not in (int, bool, str) for x in v):  # str: a word
             raise RunError("a list holds only numbers and booleans")
         return v
 
@@ -304,6 +307,17 @@ class Interpreter:
             self.calls -= 1
         return None
 
+    def occurrences(self, xs: list, v, *, first: bool) -> int | bool:
+        """How many elements of ``xs`` equal ``v`` or, with ``first``, whether any does."""
+        n = 0
+        for x in xs:
+            self.tick()
+            if self.equal(x, v):
+                if first:
+                    return True
+                n += 1
+        return False if first else n
+
     def builtin(self, name: str, args: list):
         if name == "always_equal" and not args:
             return AlwaysEqual()
@@ -314,6 +328,8 @@ class Interpreter:
             raise Exit(code)
         if name == "len" and len(args) == 1 and type(args[0]) is list:
             return len(args[0])
+        if name in ("has", "count") and len(args) == 2 and type(args[0]) is list:
+            return self.occurrences(args[0], args[1], first=name == "has")
         if name == "range" and len(args) in (1, 2):
             lo, hi = (0, _int(args[0], "range")) if len(args) == 1 else (
                 _int(args[0], "range"), _int(args[1], "range"))
