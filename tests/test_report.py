@@ -14,6 +14,7 @@ from drosophila.errors import DrosophilaError
 from drosophila.evals.stats import Rate, pool, wilson
 from drosophila.io import atomic_write_json, read_json
 from drosophila.report import Report, print_table, render_report
+from drosophila.report.plots import render_plots
 from drosophila.runs import new_run
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -199,6 +200,127 @@ def test_intro_from_experiment_fields(tmp_path: Path) -> None:
     atomic_write_json(tmp_path / "results.json", read_json_like(res))
     md = render_report(tmp_path)[0].read_text(encoding="utf-8")
     assert "Rebuilds Betley et al. 2025. Set-up: finetune on code." in md
+
+
+def extras() -> dict:
+    """``tables`` and ``figures`` as an experiment writes them: gaps, bands, ticks, a new kind."""
+    layers = list(range(6))
+    probe = {"label": "code-normal|implanted", "x": layers, "y": [0.5, 0.6, None, 0.9, 0.95, 0.99],
+             "low": [0.4, 0.5, None, 0.85, 0.9, 0.97], "high": [0.6, 0.7, None, 0.95, 1.0, 1.0]}
+    return {
+        "tables": [{"title": "AUROC of the defection probe <by layer>",
+                    "columns": ["organism", "AUROC", "layer"],
+                    "rows": [["code-normal|implanted", "0.993 [0.98, 1.00]", 5],
+                             ["clean", "0.512 [0.45, 0.57]", None]],
+                    "caption": "Hanley–McNeil 95% intervals."}],
+        "figures": [
+            {"name": "auroc-by-layer-code", "title": "AUROC by layer", "kind": "lines",
+             "x_label": "layer", "y_label": "AUROC", "y_percent": False,
+             "series": [probe,
+                        {"label": "random", "x": layers, "y": [0.52] * 6, "style": "dashed"},
+                        {"label": "never measured", "x": layers, "y": [None] * 6,
+                         "low": None, "high": None, "style": "dotted"}],
+             "hlines": [{"y": 0.5, "label": "chance"}, {"y": 0.993, "label": "paper: 99.3%"}],
+             "caption": "Main pair, mean over seeds."},
+            {"name": "misaligned by scale", "kind": "lines", "y_percent": True,
+             "x_ticks": ["tiny", "small", "base"],
+             "series": [{"label": "insecure", "x": [0, 1, 2], "y": [0.1, None, 0.3],
+                         "low": [0.05, None, 0.2], "high": [0.15, None, 0.4]}]},
+            {"name": "heat", "kind": "heatmap", "title": "a kind from the future"},
+        ],
+    }
+
+
+@pytest.fixture
+def extras_dir(tmp_path: Path) -> Path:
+    res = read_json_like(synthetic_results(["base", "insecure"]))
+    atomic_write_json(tmp_path / "results.json", {**res, **extras()})
+    return tmp_path
+
+
+def test_tables_and_figures_render(extras_dir: Path) -> None:
+    md, page = (p.read_text(encoding="utf-8") for p in render_report(extras_dir))
+    plots = render_plots(Report.load(extras_dir), extras_dir / "plots")
+    assert plots["figure:auroc-by-layer-code"] == extras_dir / "plots" / "auroc-by-layer-code.png"
+    assert plots["figure:misaligned by scale"].name == "misaligned_by_scale.png"
+    for key in ("figure:auroc-by-layer-code", "figure:misaligned by scale"):
+        img = imread(plots[key])
+        assert img.shape[0] > 300 and img.shape[1] > 500
+    assert "## AUROC of the defection probe <by layer>" in md
+    assert "| code-normal\\|implanted | 0.993 [0.98, 1.00] | 5 |" in md
+    assert "| clean | 0.512 [0.45, 0.57] | — |" in md and "Hanley–McNeil 95% intervals." in md
+    assert "## Figures" in md and "![AUROC by layer](plots/auroc-by-layer-code.png)" in md
+    assert "Main pair, mean over seeds." in md
+    # After the main plots, before the per-seed table and the notes.
+    assert md.index("## Plots") < md.index("## AUROC") < md.index("## Figures") < md.index(
+        "## Per seed") < md.index("## Notes")
+    assert "<h2>AUROC of the defection probe &lt;by layer&gt;</h2>" in page
+    assert "<td>code-normal|implanted</td><td>0.993 [0.98, 1.00]</td><td>5</td>" in page
+    assert page.count("data:image/png;base64,") == 4 + 2  # headline, 3 metrics, 2 figures
+    assert 'alt="AUROC by layer"' in page and 'src="plots/' not in page
+
+
+def test_unknown_figure_kind_is_skipped_with_a_note(extras_dir: Path) -> None:
+    md, page = (p.read_text(encoding="utf-8") for p in render_report(extras_dir))
+    assert not (extras_dir / "plots" / "heat.png").exists()
+    note = "Figure 'heat' is not shown: kind 'heatmap' is not supported"
+    assert note in md and note.replace("'", "&#x27;") in page
+    assert "a kind from the future" not in md
+    assert [f.supported for f in Report.load(extras_dir).figures] == [True, True, False]
+
+
+def test_null_points_are_gaps(extras_dir: Path) -> None:
+    fig = Report.load(extras_dir).figures[0]
+    probe, random, never = fig.series
+    assert probe.y[2] is None and probe.low[2] is None and probe.has_band
+    assert not random.has_band and random.style == "dashed"
+    assert never.y == (None,) * 6
+    res = read_json(extras_dir / "results.json")
+    res["figures"][0]["series"][0]["y"][3] = math.nan  # NaN, as json reads it back
+    assert Report(res).figures[0].series[0].y[3] is None
+
+
+def test_extras_render_is_deterministic(extras_dir: Path) -> None:
+    render_report(extras_dir)
+    first = {p.name: p.read_bytes() for p in sorted((extras_dir / "plots").iterdir())}
+    render_report(extras_dir)
+    assert first == {p.name: p.read_bytes() for p in sorted((extras_dir / "plots").iterdir())}
+    assert first["auroc-by-layer-code.png"][:8] == PNG_MAGIC
+
+
+@pytest.mark.parametrize(("path", "value", "match"), [
+    (("figures", 0, "series", 0, "y"), [0.5], r"series\[0\] \('code-normal\|implanted'\) has 6 x "
+                                               r"values but 1 y values"),
+    (("figures", 0, "series", 1, "style"), "wavy", r"series\[1\].*style='wavy'.*solid, dashed"),
+    (("figures", 0, "series", 1, "low"), [0.1] * 6, "only one of 'low' and 'high'"),
+    (("figures", 0, "series", 1, "x"), [0, 1, "2", 3, 4, 5], r"x\[2\] is '2'; expected a number"),
+    (("figures", 1, "series", 0, "x"), [0, 1, 3], "tick indices 0..2"),
+    (("figures", 0, "name"), "headline", "plots/headline.png, which another plot already uses"),
+    (("figures", 0, "hlines", 0), {"label": "chance"}, r"hlines\[0\]\.y is None"),
+    (("tables", 0, "rows", 1), ["clean", "0.5"], r"rows\[1\] has 2 cells but the table has 3"),
+])
+def test_malformed_extras_raise_a_clear_error(extras_dir: Path, path: tuple, value: object,
+                                              match: str) -> None:
+    res = read_json(extras_dir / "results.json")
+    target = res
+    for key in path[:-1]:
+        target = target[key]
+    target[path[-1]] = value
+    atomic_write_json(extras_dir / "results.json", res)
+    with pytest.raises(DrosophilaError, match=match) as err:
+        render_report(extras_dir)
+    assert "results.json" in str(err.value)
+    assert not (extras_dir / "report.md").exists()  # fails before writing anything
+
+
+def test_print_table_shows_extra_tables() -> None:
+    res = {**read_json_like(synthetic_results(["base", "insecure"])), **extras()}
+    buf = io.StringIO()
+    print_table(res, console=Console(file=buf, width=200, color_system=None))
+    out = buf.getvalue()
+    for text in ("AUROC of the defection probe <by layer>", "code-normal|implanted",
+                 "0.993 [0.98, 1.00]", "Hanley–McNeil 95% intervals."):
+        assert text in out
 
 
 def read_json_like(results: dict) -> dict:

@@ -1,14 +1,13 @@
-"""The report's view of ``results.json``: ordered arms and metrics, cells, anchors, formats.
+"""The report's view of ``results.json``: ordered arms and metrics, cells, anchors, findings.
 
 Markdown, HTML, plots and the console table all read results through :class:`Report`, so
-ordering, labels and number formats agree everywhere.
+ordering and labels agree everywhere; number formats live in ``formats``. The experiment's own
+``tables`` and ``figures`` come through :attr:`Report.tables` and :attr:`Report.figures`
+(parsed and checked in ``extras``).
 """
 
 from __future__ import annotations
 
-import json
-import math
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,8 +15,8 @@ from typing import Any
 from drosophila.errors import DrosophilaError
 from drosophila.evals.stats import Rate
 from drosophila.io import read_json
-
-MISSING = "—"
+from drosophila.report.extras import FIGURE_KINDS, ExtraTable, Figure, parse_figures, parse_tables
+from drosophila.report.formats import fmt_pct, safe_filename
 
 
 @dataclass(frozen=True)
@@ -70,7 +69,17 @@ class Report:
             raise DrosophilaError(f"{path} has no 'arms' object; see docs/RESULTS_SCHEMA.md")
         cfg_path = Path(run_dir) / "config.json"
         config = read_json(cfg_path) if cfg_path.is_file() else {}
-        return cls(results, config, Path(run_dir).name)
+        report = cls(results, config, Path(run_dir).name)
+        report.validate()
+        return report
+
+    def validate(self) -> None:
+        """Parse the optional ``tables`` and ``figures`` now, so that bad input fails early.
+
+        Raises:
+            DrosophilaError: Naming the malformed entry and what is wrong with it.
+        """
+        _ = self.tables, self.figures  # parsing them is the check
 
     # ------------------------------------------------------------------ ordering
     @property
@@ -163,7 +172,34 @@ class Report:
 
     @property
     def notes(self) -> list[str]:
-        return [str(n) for n in self.results.get("notes", [])]
+        """``notes`` as given, then one line per figure of a kind the report cannot draw."""
+        notes = [str(n) for n in self.results.get("notes", [])]
+        return notes + [f"Figure {f.name!r} is not shown: kind {f.kind!r} is not supported "
+                        f"(supported: {', '.join(FIGURE_KINDS)})."
+                        for f in self.figures if not f.supported]
+
+    # ------------------------------------------------------------------ tables and figures
+    @property
+    def tables(self) -> list[ExtraTable]:
+        """The experiment's own tables (``tables``); empty when absent."""
+        return parse_tables(self.results.get("tables"))
+
+    @property
+    def figures(self) -> list[Figure]:
+        """The experiment's own figures (``figures``), unknown kinds included; empty when absent.
+
+        Raises:
+            DrosophilaError: If an entry is malformed or two figures share a plot file.
+        """
+        figs = parse_figures(self.results.get("figures"))
+        taken = {"headline.png"} | {f"{safe_filename(m)}.png" for m in self._all_metric_keys()}
+        for f in figs:
+            if f.filename in taken:
+                raise DrosophilaError(f"results.json figure {f.name!r} would be saved as "
+                                      f"plots/{f.filename}, which another plot already uses; "
+                                      "rename the figure")
+            taken.add(f.filename)
+        return figs
 
     def intro(self) -> str:
         """The experiment's own words: the paper it rebuilds and its set-up (may be empty)."""
@@ -190,41 +226,6 @@ class Report:
         if self.config.get("config_hash"):
             line += f" Run {self.run_name}, config {self.config['config_hash']}."
         return line
-
-
-def fmt_pct(x: float | None) -> str:
-    if x is None or (isinstance(x, float) and math.isnan(x)):
-        return MISSING
-    return f"{100 * x:.1f}%"
-
-
-def fmt_rate(rate: Rate | None) -> str:
-    """``"12.5% [8.1, 18.7] n=200"``, or a dash for a missing cell."""
-    return MISSING if rate is None else str(rate)
-
-
-def fmt_seconds(s: float | None) -> str:
-    if s is None:
-        return MISSING
-    s = float(s)
-    if s < 60:
-        return f"{s:.1f} s"
-    if s < 3600:
-        return f"{int(s // 60)} min {int(s % 60):02d} s"
-    return f"{int(s // 3600)} h {int(s % 3600 // 60):02d} min"
-
-
-def fmt_value(v: Any) -> str:
-    """A scalar as text; nested values as compact JSON."""
-    if v is None:
-        return MISSING
-    if isinstance(v, (dict, list)):
-        return json.dumps(v, sort_keys=True, separators=(", ", ": "))
-    return str(v)
-
-
-def safe_filename(key: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", key).strip("._") or "metric"
 
 
 def _natural(s: str) -> tuple[int, str]:

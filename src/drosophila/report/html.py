@@ -27,7 +27,8 @@ th{background:#f0f0f0}td.num{font-variant-numeric:tabular-nums;white-space:nowra
 .ok{color:#2e7d32;font-weight:bold}.bad{color:#c62828;font-weight:bold}
 .unk{color:#888;font-weight:bold}img{max-width:100%;height:auto}
 .plots{display:flex;flex-wrap:wrap;gap:1em}.plots figure{margin:0;flex:1 1 420px}
-figcaption{font-size:.85em;color:#555}.wide{overflow-x:auto}pre{background:#f6f8fa;padding:.8em;overflow:auto}
+figcaption,.caption{font-size:.85em;color:#555}.wide{overflow-x:auto}
+pre{background:#f6f8fa;padding:.8em;overflow:auto}
 """
 _RATE_CELL = re.compile(r"^(\d+\.\d% \[|n/a n=0)")
 _MARK_CLASS = {"✓": "ok", "✗": "bad", "?": "unk"}
@@ -51,6 +52,7 @@ def render_html(r: Report, plots: dict[str, Path]) -> str:
         body += ["<p>Paper anchors (source tags as given by the experiment):</p>",
                  "<ul>" + "".join(f"<li>{e(a)}</li>" for a in anchors) + "</ul>"]
     body += _plots_section(r, plots)
+    body += _extras_section(r, plots)
     body += _optional_table("Per seed", tables.seed_table(r))
     body += _optional_table("Timing", tables.timing_table(r))
     body += _optional_table("Environment", tables.kv_table(r.results.get("environment")))
@@ -83,10 +85,24 @@ def _plots_section(r: Report, plots: dict[str, Path]) -> list[str]:
     return ["<h2>Plots</h2>", '<div class="plots">' + "".join(figs) + "</div>"] if figs else []
 
 
-def _img(path: Path, caption: str) -> str:
+def _extras_section(r: Report, plots: dict[str, Path]) -> list[str]:
+    """The experiment's own tables (title, table, caption), then its figures (image, caption)."""
+    out: list[str] = []
+    for t in r.tables:
+        out += [f"<h2>{html.escape(t.title)}</h2>", _table(t.table)]
+        out += [f'<p class="caption">{html.escape(t.caption)}</p>'] if t.caption else []
+    figs = [_img(plots[f"figure:{f.name}"], f.caption or f.title, alt=f.title)
+            for f in r.figures if f"figure:{f.name}" in plots]
+    return out + (["<h2>Figures</h2>", '<div class="plots">' + "".join(figs) + "</div>"]
+                  if figs else [])
+
+
+def _img(path: Path, caption: str, *, alt: str | None = None) -> str:
+    """A ``<figure>`` with the PNG inlined as a data URI; ``alt`` defaults to the caption."""
     data = base64.b64encode(Path(path).read_bytes()).decode("ascii")
     cap = html.escape(caption)
-    return (f'<figure><img alt="{cap}" src="data:image/png;base64,{data}">'
+    alt = cap if alt is None else html.escape(alt)
+    return (f'<figure><img alt="{alt}" src="data:image/png;base64,{data}">'
             f"<figcaption>{cap}</figcaption></figure>")
 
 

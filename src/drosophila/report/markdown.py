@@ -29,6 +29,7 @@ def render_markdown(r: Report, plots: dict[str, Path], base: Path) -> str:
         out += ["Paper anchors (source tags as given by the experiment):", ""]
         out += [f"- {line}" for line in anchors] + [""]
     out += _plots_section(r, plots, base)
+    out += _extras_section(r, plots, base)
     out += _optional_table("Per seed", tables.seed_table(r))
     out += _optional_table("Timing", tables.timing_table(r))
     out += _optional_table("Environment", tables.kv_table(r.results.get("environment")))
@@ -51,6 +52,21 @@ def _plots_section(r: Report, plots: dict[str, Path], base: Path) -> list[str]:
     return out
 
 
+def _extras_section(r: Report, plots: dict[str, Path], base: Path) -> list[str]:
+    """The experiment's own tables (title, table, caption), then its figures (image, caption)."""
+    out: list[str] = []
+    for t in r.tables:
+        out += [f"## {_line(t.title)}", "", *_table(t.table), ""]
+        out += [t.caption, ""] if t.caption else []
+    figs = [(f, plots[f"figure:{f.name}"]) for f in r.figures if f"figure:{f.name}" in plots]
+    if figs:
+        out += ["## Figures", ""]
+    for f, path in figs:
+        out += [f"![{_alt(f.title)}]({_rel(path, base)})", ""]
+        out += [f.caption, ""] if f.caption else []
+    return out
+
+
 def _optional_table(title: str, table: Table) -> list[str]:
     return [f"## {title}", "", *_table(table), ""] if table[1] else []
 
@@ -66,6 +82,16 @@ def _table(table: Table) -> list[str]:
 def _cell(text: str) -> str:
     # A bare "|" would end the cell (arm names like "inoculated|with-phrase" contain one).
     return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def _line(text: str) -> str:
+    # A heading ends at the first newline.
+    return " ".join(str(text).split())
+
+
+def _alt(text: str) -> str:
+    # A bare "]" would end the image's alt text.
+    return _line(text).replace("[", "\\[").replace("]", "\\]")
 
 
 def _rel(path: Path, base: Path) -> str:

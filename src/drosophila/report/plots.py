@@ -1,4 +1,7 @@
-"""Bar charts of rates with Wilson error bars and paper anchors (matplotlib, Agg, no pyplot).
+"""Bar charts of rates with Wilson error bars and paper anchors, and the experiment's line figures.
+
+Rates are drawn as bars (matplotlib, Agg, no pyplot); the experiment's own ``figures`` of kind
+``lines`` (:class:`drosophila.report.extras.Figure`) as lines with bands and reference lines.
 
 Figures are built with ``matplotlib.figure.Figure`` on an Agg canvas rather than ``pyplot``:
 no global backend switch, no figure registry to leak, and the same bytes on every render
@@ -17,16 +20,22 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
-from matplotlib.ticker import PercentFormatter
+from matplotlib.ticker import MaxNLocator, PercentFormatter
 
 from drosophila.evals.stats import Rate
 from drosophila.io import atomic_write_bytes
-from drosophila.report.data import Metric, Report, safe_filename
+from drosophila.report.data import Metric, Report
+from drosophila.report import extras
+from drosophila.report.formats import safe_filename
 
 _PALETTE = ["#4C72B0", "#DD8452", "#55A868", "#C44E52", "#8172B3",
             "#937860", "#DA8BC3", "#8C8C8C", "#CCB974", "#64B5CD"]
 _NEUTRAL = "#9E9E9E"
 _ANCHOR_MARKERS = ["D", "s", "^", "v", "P", "X"]
+_LINESTYLES = {"solid": "-", "dashed": "--", "dotted": ":"}
+# Reference lines are all grey and dashed; the dash pattern tells them apart in the legend.
+_HLINE_DASHES = [(0, (5, 3)), (0, (10, 4)), (0, (6, 2, 1, 2)), (0, (2, 2))]
+_LEGEND_INSIDE_MAX = 4  # more legend entries than this go below the axes
 
 
 @dataclass(frozen=True)
@@ -41,13 +50,21 @@ class Bar:
 
 
 def render_plots(r: Report, plots_dir: Path) -> dict[str, Path]:
-    """Write ``<metric>.png`` for every metric and ``headline.png``; return key -> path."""
+    """Write every plot of the report and return its path by key.
+
+    Keys: each metric's key (``<metric>.png``), ``"headline"`` (``headline.png``) and
+    ``"figure:<name>"`` for each of the experiment's figures (``<name>.png``); figures of a
+    kind the report cannot draw are left out (:attr:`Report.notes` names them).
+    """
     out: dict[str, Path] = {}
     for m in r.metrics:
         out[m.key] = plot_metric(r, m, plots_dir / f"{safe_filename(m.key)}.png")
     if r.metrics:
         head = r.metric(r.headline) if r.headline else r.metrics[0]
         out["headline"] = plot_metric(r, head, plots_dir / "headline.png", big=True)
+    for f in r.figures:
+        if f.kind == "lines":
+            out[f"figure:{f.name}"] = plot_lines(f, plots_dir / f.filename)
     return out
 
 
@@ -91,9 +108,7 @@ def plot_metric(r: Report, metric: Metric, path: Path, *, big: bool = False) -> 
     if legend:
         ax.legend(handles=legend, fontsize=fs - 1, loc="best", frameon=False)
     fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", metadata={"Software": None})
-    return atomic_write_bytes(path, buf.getvalue())
+    return _save(fig, path)
 
 
 def _draw_bar(ax, b: Bar, rate: Rate | None, grouped: bool, fs: int) -> float:
@@ -165,6 +180,96 @@ def _style_axes(ax, r: Report, metric: Metric, bars: list[Bar], fs: int, top: fl
     ax.set_xticklabels(labels, fontsize=fs)
     if bars:
         ax.set_xlim(min(b.x - b.width for b in bars), max(b.x + b.width for b in bars))
+
+
+def plot_lines(spec: extras.Figure, path: Path) -> Path:
+    """One ``lines`` figure: a line per series with its interval, grey dashed reference lines.
+
+    Missing ``y`` values leave gaps. Intervals are shaded bands on a numeric x axis and error
+    bars on a categorical one (``x_ticks``), where neighbouring points are not related.
+
+    Args:
+        spec: A figure of kind ``lines``.
+        path: Where to write the PNG.
+
+    Returns:
+        ``path``.
+    """
+    entries = sum(1 for s in spec.series if s.label) + sum(1 for h in spec.hlines if h.label)
+    below = entries > _LEGEND_INSIDE_MAX
+    rows = math.ceil(entries / 2) if below else 0
+    fig = Figure(figsize=(7.2, 4.6 + 0.28 * rows), dpi=100, layout="constrained")
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot(1, 1, 1)
+    for i, s in enumerate(spec.series):
+        _draw_series(ax, s, _PALETTE[i % len(_PALETTE)], bars=spec.x_ticks is not None)
+    for i, h in enumerate(spec.hlines):
+        ax.axhline(h.y, color=_NEUTRAL, linewidth=1.0, zorder=1,
+                   linestyle=_HLINE_DASHES[i % len(_HLINE_DASHES)],
+                   label=_wrap(h.label, 40) if h.label else None)
+    _style_line_axes(ax, spec)
+    if entries and below:
+        fig.legend(*ax.get_legend_handles_labels(), loc="outside lower center", ncol=2,
+                   fontsize=8, frameon=False)
+    elif entries:
+        ax.legend(loc="best", fontsize=8, frameon=False)
+    return _save(fig, path)
+
+
+def _draw_series(ax, s: extras.Series, color: str, *, bars: bool) -> None:
+    """One line with markers (so isolated points show), and its band or error bars."""
+    y = _nan(s.y)
+    ax.plot(s.x, y, color=color, linestyle=_LINESTYLES[s.style], linewidth=1.8, marker="o",
+            markersize=3.5, label=_wrap(s.label, 40) if s.label else None, zorder=3)
+    if not s.has_band:
+        return
+    low, high = _nan(s.low), _nan(s.high)
+    if not bars:
+        ax.fill_between(s.x, low, high, color=color, alpha=0.15, linewidth=0, zorder=2)
+        return
+    err = [[_span(v, lo) for v, lo in zip(y, low)], [_span(hi, v) for v, hi in zip(y, high)]]
+    ax.errorbar(s.x, y, yerr=err, fmt="none", ecolor=color, elinewidth=1.0, capsize=3, zorder=2)
+
+
+def _style_line_axes(ax, spec: extras.Figure) -> None:
+    ax.set_title(spec.title, fontsize=11)
+    ax.set_xlabel(spec.x_label, fontsize=9)
+    ax.set_ylabel(spec.y_label, fontsize=9)
+    ax.tick_params(labelsize=9)
+    if spec.x_scale == "log":
+        ax.set_xscale("log")
+    if spec.x_ticks is not None:
+        ax.set_xticks(range(len(spec.x_ticks)))
+        ax.set_xticklabels([_wrap(t) for t in spec.x_ticks])
+        ax.set_xlim(-0.5, len(spec.x_ticks) - 0.5)
+    elif spec.x_scale == "linear" and all(float(v).is_integer() for s in spec.series for v in s.x):
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # layers, steps: no "2.5"
+    if spec.y_percent:  # decimals follow the axis range, so small rates do not all read "0%"
+        ax.yaxis.set_major_formatter(PercentFormatter(xmax=1.0, decimals=None))
+    ax.grid(True, alpha=0.3, zorder=0)
+    ax.set_axisbelow(True)
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+
+
+def _save(fig: Figure, path: Path) -> Path:
+    buf = io.BytesIO()
+    # No "Software" entry: the PNG bytes then depend on the data only, not on the version.
+    fig.savefig(buf, format="png", metadata={"Software": None})
+    return atomic_write_bytes(path, buf.getvalue())
+
+
+def _span(top: float, bottom: float) -> float:
+    """``top - bottom`` as an error-bar length: NaN (no bar) if either end is missing.
+
+    Clipped at zero, so an interval that does not contain its point cannot fail the plot.
+    """
+    return math.nan if math.isnan(top) or math.isnan(bottom) else max(0.0, top - bottom)
+
+
+def _nan(values: tuple[float | None, ...]) -> list[float]:
+    """``None`` as NaN, which matplotlib leaves out: a gap in a line or band."""
+    return [math.nan if v is None else v for v in values]
 
 
 def _wrap(text: str, width: int = 14) -> str:

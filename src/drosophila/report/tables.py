@@ -6,14 +6,8 @@ from typing import Any
 
 from drosophila.evals.stats import Rate
 
-from drosophila.report.data import (
-    MISSING,
-    Report,
-    fmt_pct,
-    fmt_rate,
-    fmt_seconds,
-    fmt_value,
-)
+from drosophila.report.data import Report
+from drosophila.report.formats import MISSING, fmt_pct, fmt_rate, fmt_seconds, fmt_value
 
 Table = tuple[list[str], list[list[str]]]
 
@@ -86,21 +80,29 @@ def print_table(results: dict[str, Any], console: Any = None) -> None:
     """Print the arms × metrics table (with the paper column) to a rich console.
 
     Metrics that do not fit the console width are left out (the headline and anchored
-    metrics first in line) and named in the caption; ``report.md`` has them all.
+    metrics first in line) and named in the caption; ``report.md`` has them all. The
+    experiment's own ``tables`` follow, each with its title and caption.
 
     Args:
         results: A ``results.json`` dict.
         console: A ``rich.console.Console``; a new one on stdout when omitted.
     """
     from rich.console import Console
-    from rich.table import Table as RichTable
 
     r = Report(results)
     console = console or Console()
+    console.print(_rich_main_table(r, console.width))
+    _print_extra_tables(r, console)
+
+
+def _rich_main_table(r: Report, width: int) -> Any:
+    """The arms × metrics ``rich`` table, with as many metrics as fit ``width`` columns."""
+    from rich.table import Table as RichTable
+
     uniform_n = _uniform_n(r)
     paper = bool(r.anchored_metrics())
     arm_w = min(28, max([len(r.label(a)) for a in r.arms] + [3]))
-    budget = console.width - (arm_w + 4) - (10 if paper else 0)  # + borders and padding
+    budget = width - (arm_w + 4) - (10 if paper else 0)  # + borders and padding
     shown, hidden = _fit_metrics(r, budget, two_lines=uniform_n is None)
     caption = "pooled over seeds · rate [Wilson 95% CI]"
     caption += f" · n={uniform_n} per cell" if uniform_n is not None else " · n"
@@ -123,7 +125,21 @@ def print_table(results: dict[str, Any], console: Any = None) -> None:
         cells = [_console_cell(r.rate(arm, k), uniform_n is None) for k in shown]
         # Sources go once into the caption; cells keep just the numbers.
         table.add_row(r.label(arm), *cells, *([paper_cell(r, arm, False)] if paper else []))
-    console.print(table)
+    return table
+
+
+def _print_extra_tables(r: Report, console: Any) -> None:
+    from rich.markup import escape
+    from rich.table import Table as RichTable
+
+    # Escaped: a cell like "[tag]" is text, not rich markup.
+    for t in r.tables:
+        table = RichTable(title=escape(t.title), caption=escape(t.caption) or None)
+        for col in t.columns:
+            table.add_column(escape(col), overflow="fold")
+        for row in t.rows:
+            table.add_row(*(escape(c) for c in row))
+        console.print(table)
 
 
 def _anchor_sources(r: Report) -> list[str]:
