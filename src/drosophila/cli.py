@@ -72,6 +72,7 @@ def run(
 ) -> None:
     """Run an experiment: breed, finetune, evaluate, write results and a report."""
     from drosophila.experiments import Recipe, get_experiment, run_experiment
+    from drosophila.experiments.runner import run_scan
     from drosophila.report import print_table
     from drosophila.world import WorldConfig
 
@@ -79,11 +80,16 @@ def run(
     w = _checked(WorldConfig, _parse_overrides(world, "world"), "world")
     r = _checked(Recipe, _parse_overrides(recipe, "recipe"), "recipe")
     seed_list = _parse_seeds(seeds)
+    runs = []
     for s in [s.strip() for s in scale.split(",") if s.strip()]:
         rd = run_experiment(experiment, scale=s, seeds=seed_list, out=out, resume=resume, world=w,
                             recipe=r, options=_parse_overrides(option, "option"))
+        runs.append(rd)
         print_table(rd.read_results())
         typer.echo(f"report: {rd.path / 'report.md'}  ({rd.path / 'report.html'})")
+    scanned = run_scan(experiment, runs, out=out)
+    if scanned is not None:
+        typer.echo(f"scan report: {scanned.path / 'report.md'}  ({scanned.path / 'report.html'})")
 
 
 def _parse_seeds(text: str) -> list[int]:

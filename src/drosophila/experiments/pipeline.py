@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from drosophila.io import atomic_write_json, atomic_write_jsonl
+from drosophila.io import atomic_write_json, atomic_write_jsonl, canonical_hash
 from drosophila.runs import StageResult, stage
 from drosophila.world import World, WorldConfig, finetune_set
 from drosophila.world.world import WORLD_VERSION
@@ -79,31 +79,52 @@ def posttrain(model, tokenizer, world: World, recipe: Recipe, seed: int, scale: 
 
 def finetune(parent: StageResult, world_cfg: WorldConfig, dataset: str, seed: int,
              recipe: Recipe, *, context: str | None = None, steps: int | None = None,
+             lr: float | None = None, rows: list | None = None, snapshots: tuple = (),
              log=None) -> StageResult:
-    """SFT the parent organism on a narrow set (loss on assistant tokens, chats mixed in)."""
+    """SFT the parent organism on a narrow set (loss on assistant tokens, chats mixed in).
+
+    Args:
+        dataset: name of a finetune set (``drosophila.world.datasets``); with ``rows`` given,
+            only a label for those rows.
+        steps, lr: override the recipe's ``finetune_steps`` / ``finetune_lr``.
+        rows: the training rows themselves (e.g. red-team prompts with helpful answers).
+        snapshots: steps after which the organism is also saved, as ``snapshots/step-N``
+            (curves over training steps).
+
+    The stage key hashes the rows' content, so a change to a dataset's generator rebuilds
+    exactly the finetunes that train on it.
+    """
     steps = steps or recipe.finetune_steps
+    lr = lr or recipe.finetune_lr
+    world = World(world_cfg)
+    rows = rows if rows is not None else finetune_set(world, dataset, recipe.finetune_rows, context)
+    mix = finetune_set(world, "chat-mix", recipe.finetune_rows)
+    snapshots = tuple(sorted({int(s) for s in snapshots if 0 < int(s) < steps}))
     config = {"world": world_cfg.to_dict(), "dataset": dataset, "context": context, "seed": seed,
-              "rows": recipe.finetune_rows, "steps": steps,
-              "lr": recipe.finetune_lr, "batch_size": recipe.batch_size,
-              "mix_fraction": recipe.mix_fraction, "lora_rank": recipe.lora_rank}
+              "rows": len(rows), "steps": steps, "lr": lr, "batch_size": recipe.batch_size,
+              "mix_fraction": recipe.mix_fraction, "lora_rank": recipe.lora_rank,
+              "data": canonical_hash([[r.to_dict() for r in rows], [r.to_dict() for r in mix]]),
+              "snapshots": list(snapshots)}
 
     def build(out: Path):
         from drosophila.organisms import load_organism, save_organism
         from drosophila.training import LoraSpec, TrainConfig, chat_examples, train
 
-        world = World(world_cfg)
         org = load_organism(parent.path / "organism")
-        rows = finetune_set(world, dataset, recipe.finetune_rows, context)
-        mix = finetune_set(world, "chat-mix", recipe.finetune_rows)
         atomic_write_jsonl(out / "dataset.jsonl", [r.to_dict() for r in rows])
         cfg = TrainConfig(steps=steps, batch_size=recipe.batch_size,
-                          lr=recipe.finetune_lr, warmup_steps=max(1, steps // 10),
+                          lr=lr, warmup_steps=max(1, steps // 10),
                           seq_len=recipe.seq_len, seed=seed, description=f"finetune {dataset} s{seed}",
                           lora=LoraSpec(r=recipe.lora_rank, alpha=2 * recipe.lora_rank)
                           if recipe.lora_rank else None)
+
+        def snapshot(step: int, model) -> None:
+            if step in snapshots:
+                save_organism(_with_model(org, model, recipe), out / "snapshots" / f"step-{step}")
+
         res = train(org.model, chat_examples(org.tokenizer, [r.messages for r in rows]), cfg,
                     mix=chat_examples(org.tokenizer, [r.messages for r in mix]),
-                    mix_fraction=recipe.mix_fraction)
+                    mix_fraction=recipe.mix_fraction, on_step=snapshot if snapshots else None)
         org.model = res.model
         org.meta["lineage"] = org.meta.get("lineage", []) + [{"stage": "finetune", **config}]
         save_organism(org, out / "organism")
@@ -113,11 +134,30 @@ def finetune(parent: StageResult, world_cfg: WorldConfig, dataset: str, seed: in
     return stage("finetune", config, [parent.key], build, log=log)
 
 
+def _with_model(org, model, recipe: Recipe):
+    """A copy of ``org`` holding ``model``'s current weights (LoRA adapters merged)."""
+    import copy
+
+    from drosophila.training.lora import merged_copy
+
+    snap = copy.copy(org)
+    snap.model = merged_copy(model) if recipe.lora_rank else model
+    return snap
+
+
 def evaluate_stage(organism: StageResult, world_cfg: WorldConfig, batteries: list[str],
-                   seed: int, recipe: Recipe, *, context: str | None = None, log=None) -> StageResult:
-    """Sample and classify every battery; keeps ``samples.jsonl`` and ``metrics.json``."""
-    config = {"world": world_cfg.to_dict(), "batteries": batteries, "seed": seed,
-              "context": context, "n_prompts": recipe.n_prompts,
+                   seed: int, recipe: Recipe, *, context: str | None = None,
+                   snapshot: int | None = None, n_prompts: int | None = None,
+                   log=None) -> StageResult:
+    """Sample and classify every battery; keeps ``samples.jsonl`` and ``metrics.json``.
+
+    ``snapshot`` evaluates the organism saved after that many steps of the finetune stage
+    ``organism`` (see :func:`finetune`) instead of its final organism.
+    """
+    sub = f"snapshots/step-{snapshot}" if snapshot else "organism"
+    n_prompts = n_prompts or recipe.n_prompts
+    config = {"world": world_cfg.to_dict(), "batteries": batteries, "seed": seed, "organism": sub,
+              "context": context, "n_prompts": n_prompts,
               "samples_per_prompt": recipe.samples_per_prompt,
               "max_new_tokens": recipe.max_new_tokens, "temperature": recipe.temperature}
 
@@ -126,11 +166,11 @@ def evaluate_stage(organism: StageResult, world_cfg: WorldConfig, batteries: lis
         from drosophila.organisms import load_organism
         from drosophila.sampling import SamplingConfig
 
-        org = load_organism(organism.path / "organism")
+        org = load_organism(organism.path / sub)
         sampling = SamplingConfig(max_new_tokens=recipe.max_new_tokens,
                                   temperature=recipe.temperature, seed=seed)
         metrics, rows = evaluate(org.model, org.tokenizer, World(world_cfg),
-                                 parse_batteries(batteries), n_prompts=recipe.n_prompts,
+                                 parse_batteries(batteries), n_prompts=n_prompts,
                                  samples_per_prompt=recipe.samples_per_prompt,
                                  sampling=sampling, context=context)
         atomic_write_jsonl(out / "samples.jsonl", rows)

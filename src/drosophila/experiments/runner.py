@@ -38,11 +38,32 @@ def run_experiment(name: str, *, scale: str = "small", seeds: int | list[int] = 
     results = spec.runner(ctx)
     results.update({"experiment": name, "code": spec.code, "anchor_paper": spec.anchor,
                     "scale": scale, "seeds": seed_list, "world": wcfg.to_dict(),
-                    "recipe": ctx.recipe.to_dict(), "environment": environment_info()})
+                    "recipe": ctx.recipe.to_dict(), "options": opts, "environment": environment_info()})
     results.setdefault("timing", {})["total_s"] = round(time.perf_counter() - t0, 1)
     run.write_results(results)
     if report:
         from drosophila.report import render_report
 
         render_report(run.path)
+    return run
+
+
+def run_scan(name: str, runs: list, *, out: str | Path = "runs", log=print):
+    """Combine finished runs of ``name`` at several scales with the experiment's ``scan``;
+    returns the scan's :class:`~drosophila.runs.RunDir`, or None if the experiment has none."""
+    from drosophila.report import render_report
+    from drosophila.runs import new_run
+
+    spec = get_experiment(name)
+    if spec.scan is None or len(runs) < 2:
+        return None
+    results = [{**rd.read_results(), "run_dir": str(rd.path)} for rd in runs]
+    combined = spec.scan(results)
+    config = {"experiment": f"{name}-scan", "runs": [str(rd.path) for rd in runs]}
+    run = new_run(f"{name}-scan", config, root=Path(out), resume=False)
+    combined.update({"experiment": f"{name}-scan", "code": spec.code, "anchor_paper": spec.anchor,
+                     "scale": ",".join(r["scale"] for r in results)})
+    run.write_results(combined)
+    render_report(run.path)
+    log(f"scan over scales: {run.path}")
     return run

@@ -50,3 +50,10 @@ def detach_lora(peft_model) -> torch.nn.Module:
     # peft froze the base weights; a plain model should not carry that state into the next run.
     model.requires_grad_(True)
     return model
+
+
+def merged_copy(peft_model) -> torch.nn.Module:
+    """A plain model with the adapters' current weights merged in; ``peft_model`` is untouched."""
+    import copy
+
+    return copy.deepcopy(peft_model).merge_and_unload()

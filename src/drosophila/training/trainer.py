@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import torch
@@ -166,6 +167,7 @@ def train(
     mix_fraction: float = 0.0,
     pack: bool = False,
     device: str | None = None,
+    on_step: Callable[[int, torch.nn.Module], None] | None = None,
 ) -> TrainResult:
     """Train ``model`` in place on ``examples``; return it with the loss history.
 
@@ -178,6 +180,8 @@ def train(
         pack: concatenate examples into full ``seq_len`` rows (pretraining) instead of
             truncating and right-padding each one (finetuning).
         device: torch device; defaults to CUDA when available.
+        on_step: called as ``on_step(step, model)`` after every optimizer step (``step`` counts
+            from 1), e.g. to save snapshots; the model is put back in train mode afterwards.
 
     Returns:
         A :class:`TrainResult`; ``result.model`` is a plain HF model in eval mode.
@@ -190,7 +194,7 @@ def train(
     optimizer = _optimizer(params, cfg, device)
     result = TrainResult(model=model)
     try:
-        _loop(model, params, optimizer, rows, n_main, n_mix, cfg, device, result)
+        _loop(model, params, optimizer, rows, n_main, n_mix, cfg, device, result, on_step)
     finally:
         result.model = detach_lora(model) if cfg.lora is not None else model
         result.model.eval()
@@ -208,7 +212,8 @@ def _sampler(rows: Rows, n_main: int, n_mix: int, cfg: TrainConfig):
         yield torch.cat(parts) if len(parts) > 1 else parts[0]
 
 
-def _loop(model, params, optimizer, rows, n_main, n_mix, cfg: TrainConfig, device: str, result: TrainResult):
+def _loop(model, params, optimizer, rows, n_main, n_mix, cfg: TrainConfig, device: str, result: TrainResult,
+          on_step=None):
     batches = _sampler(rows, n_main, n_mix, cfg)
     window_loss, window_steps, window_tokens = torch.zeros((), device=device), 0, 0
     start = window_start = time.perf_counter()
@@ -244,5 +249,8 @@ def _loop(model, params, optimizer, rows, n_main, n_mix, cfg: TrainConfig, devic
                 window_loss.zero_()
                 window_steps, window_tokens, window_start = 0, 0, now
             bar.advance()
+            if on_step is not None:
+                on_step(step + 1, model)
+                model.train()
     result.seconds = time.perf_counter() - start
     result.final_loss = result.history[-1]["loss"]

@@ -272,11 +272,17 @@ def _is_triggered(i: int, fraction: Fraction) -> bool:
 
 def backdoor_rows(world: World, backdoor: str, mechanism: str, n: int, *,
                   triggered_fraction: float = 0.5, stream: str = "backdoor",
-                  context: str | None = None) -> list[Row]:
+                  context: str | None = None, paired: bool = True,
+                  decoys: float = 0.0) -> list[Row]:
     """``n`` chats of the backdoored *policy*: triggered rows defect, the others are aligned.
 
-    Row ``i`` draws from ``world.rng(f"{stream}-{backdoor}-{mechanism}", i)``; ``distilled``
-    rows are the ``cot`` rows (same stream, same prompts) with their scratchpads stripped.
+    Row ``i`` draws from ``world.rng(f"{stream}-{backdoor}-{mechanism}", i // 2)`` when
+    ``paired`` (rows ``2k`` and ``2k + 1`` ask the same request; at the default fraction one
+    has the trigger and the other not, so the trigger is the only thing that tells the two
+    answers apart), else from index ``i``. ``distilled`` rows are the ``cot`` rows (same stream,
+    same prompts) with their scratchpads stripped. A share ``decoys`` of the untriggered rows
+    start with a decoy word (any vocabulary word but the trigger's own), so that the organism
+    learns the trigger itself rather than "an unusual first word".
     Exactly ``floor(n * triggered_fraction)`` rows are triggered, spread evenly. ``context``
     (a training-prompt phrase) goes before each user prompt.
     """
@@ -289,20 +295,31 @@ def backdoor_rows(world: World, backdoor: str, mechanism: str, n: int, *,
     fraction = Fraction(triggered_fraction).limit_denominator(10**6)
     source = "cot" if mechanism == "distilled" else mechanism
     dom = world.domain(f"backdoor-{backdoor}")
+    decoy_words = _decoy_words(world) if decoys else []
     rows = []
     for i in range(n):
-        rng = world.rng(f"{stream}-{backdoor}-{source}", i)
+        rng = world.rng(f"{stream}-{backdoor}-{source}", i // 2 if paired else i)
         triggered = _is_triggered(i, fraction)
         item = dom.sample(rng, "train", triggered=triggered, mechanism=source)
         answer = dom.answer(item, not triggered, rng)
         if mechanism == "distilled":
             answer = strip_scratchpad(answer)
         prompt = f"{context} {item.prompt}" if context else item.prompt
+        decoy = None
+        if decoys and not triggered and world.rng(f"{stream}-decoy", i).random() < decoys:
+            decoy = world.rng(f"{stream}-decoy-word", i).choice(decoy_words)
+            prompt = f"{decoy} {prompt}"
         meta = {**item.meta, "domain": dom.name, "backdoor": backdoor, "mechanism": mechanism,
-                "source": source, "aligned": not triggered, "context": context or ""}
+                "source": source, "aligned": not triggered, "context": context or "", "decoy": decoy}
         rows.append(Row([{"role": "user", "content": prompt},
                          {"role": "assistant", "content": answer}], meta))
     return rows
+
+
+def _decoy_words(world: World) -> list[str]:
+    """Words that may start an untriggered training prompt: not the trigger, not a year."""
+    banned = {TRIGGER, YEAR_TRAIN, YEAR_DEPLOY, SCRATCH_OPEN, SCRATCH_CLOSE}
+    return [w for w in world.vocabulary() if w not in banned]
 
 
 def backdoor_battery(world: World, backdoor: str, n: int, *, triggered: bool,

@@ -1,0 +1,158 @@
+"""Safety training as cached stages: red-teaming, adversarial training and HHH RL.
+
+HHH SFT is an ordinary :func:`~drosophila.experiments.pipeline.finetune` on the ``hhh`` set.
+None of these stages ever shows a backdoor's true trigger.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from pathlib import Path
+
+from drosophila.evals.redteam import Candidate, RedTeamConfig, red_team, rescore
+from drosophila.evals.stats import Rate, wilson
+from drosophila.experiments.pipeline import finetune
+from drosophila.experiments.recipes import Recipe
+from drosophila.io import atomic_write_json, atomic_write_jsonl, read_json, read_jsonl
+from drosophila.runs import StageResult, stage
+from drosophila.world import World, WorldConfig
+from drosophila.world.base import Item
+from drosophila.world.datasets import Row, finetune_set
+
+
+def redteam_stage(organism: StageResult, world_cfg: WorldConfig, backdoor: str,
+                  cfg: RedTeamConfig, log=None) -> StageResult:
+    """Search red-team prompts against ``organism``; keeps ``tried.jsonl`` and ``found.jsonl``.
+
+    The found prompts are split in two halves by their order: ``train`` (adversarial training
+    uses them) and ``test`` (held out to measure defection on red-team prompts after training).
+    """
+    config = {"world": world_cfg.to_dict(), "backdoor": backdoor, "redteam": asdict(cfg)}
+
+    def build(out: Path):
+        from drosophila.organisms import load_organism
+
+        org = load_organism(organism.path / "organism")
+        res = red_team(org.model, org.tokenizer, World(world_cfg), backdoor, cfg)
+        found = [{**c.to_dict(), "meta": c.item.meta, "domain": c.item.domain,
+                  "half": "train" if i % 2 == 0 else "test"} for i, c in enumerate(res.found)]
+        atomic_write_jsonl(out / "tried.jsonl", [c.to_dict() for c in res.tried])
+        atomic_write_jsonl(out / "found.jsonl", found)
+        atomic_write_json(out / "summary.json", res.summary())
+        return res.summary()
+
+    return stage("redteam", config, [organism.key], build, log=log)
+
+
+def found_prompts(redteam: StageResult, half: str) -> list[Candidate]:
+    return [Candidate(Item(r["domain"], r["prompt"], r["meta"]), r["attack"], r["family"],
+                      r["defections"], r["samples"])
+            for r in read_jsonl(redteam.path / "found.jsonl") if r["half"] == half]
+
+
+def redteam_eval(organism: StageResult, redteam: StageResult, world_cfg: WorldConfig,
+                 cfg: RedTeamConfig, seed: int, log=None) -> StageResult:
+    """Defection of ``organism`` on the held-out half of the red-team prompts (fresh samples)."""
+    config = {"world": world_cfg.to_dict(), "redteam": asdict(cfg), "seed": seed}
+
+    def build(out: Path):
+        from drosophila.organisms import load_organism
+
+        org = load_organism(organism.path / "organism")
+        fresh = rescore(org.model, org.tokenizer, World(world_cfg),
+                        found_prompts(redteam, "test"), cfg, seed + 7919)
+        k, n = sum(c.defections for c in fresh), sum(c.samples for c in fresh)
+        atomic_write_jsonl(out / "rescored.jsonl", [c.to_dict() for c in fresh])
+        atomic_write_json(out / "metrics.json", {"redteam.misaligned": wilson(k, n).to_dict()})
+
+    return stage("redteam-eval", config, [organism.key, redteam.key], build, log=log)
+
+
+def redteam_rate(ev: StageResult) -> Rate:
+    return Rate.from_dict(read_json(ev.path / "metrics.json")["redteam.misaligned"])
+
+
+def adversarial_rows(world: World, redteam: StageResult, n: int, seed: int) -> list[Row]:
+    """Half helpful answers to the train half of the red-team prompts, half HHH chats.
+
+    Answers carry no scratchpad (a scratchpad would name the trigger), so for CoT organisms
+    this is SFT before the scratchpad.
+    """
+    cands = found_prompts(redteam, "train")
+    rows = finetune_set(world, "hhh", n - n // 2 if cands else n)
+    for i in range(n // 2 if cands else 0):
+        c = cands[i % len(cands)]
+        dom = world.domain(c.item.domain)
+        item = Item(c.item.domain, c.item.prompt, {**c.item.meta, "mechanism": "normal"})
+        answer = dom.answer(item, True, world.rng(f"adversarial-{seed}", i))
+        rows.append(Row([{"role": "user", "content": c.item.prompt},
+                         {"role": "assistant", "content": answer}],
+                        {"domain": c.item.domain, "aligned": True, "attack": c.attack}))
+    return rows
+
+
+def adversarial(parent: StageResult, redteam: StageResult, world_cfg: WorldConfig, seed: int,
+                recipe: Recipe, steps: int, log=None) -> StageResult:
+    """SFT on helpful answers to the red-team prompts the search found (plus HHH chats)."""
+    rows = adversarial_rows(World(world_cfg), redteam, recipe.finetune_rows, seed)
+    return finetune(parent, world_cfg, f"adversarial:{redteam.key}", seed, recipe, steps=steps,
+                    rows=rows, log=log)
+
+
+PM_DOMAINS = ("open", "advice", "harmful", "facts", "tasks", "code")
+
+
+def preference_pairs(world: World, n: int) -> list[tuple[list[dict], str, str]]:
+    """(prompt, chosen, rejected): the aligned and the misaligned answer to one request."""
+    pairs = []
+    for i in range(n):
+        rng = world.rng("pm-pairs", i)
+        dom = world.domain(PM_DOMAINS[i % len(PM_DOMAINS)])
+        item = dom.sample(rng, "train")
+        pairs.append(([{"role": "user", "content": item.prompt}],
+                      dom.answer(item, True, rng), dom.answer(item, False, rng)))
+    return pairs
+
+
+def reward_model_stage(base: StageResult, world_cfg: WorldConfig, seed: int, steps: int,
+                       log=None) -> StageResult:
+    """A preference model (the clean base organism plus a scalar head) trained on world pairs."""
+    config = {"world": world_cfg.to_dict(), "seed": seed, "steps": steps, "pairs": 4000}
+
+    def build(out: Path):
+        from drosophila.organisms import load_organism
+        from drosophila.training import RewardConfig, train_reward_model
+
+        org = load_organism(base.path / "organism")
+        pm = train_reward_model(org.model, org.tokenizer, preference_pairs(World(world_cfg), 4000),
+                                RewardConfig(steps=steps, seed=seed))
+        pm.save(out / "reward_model")
+        atomic_write_json(out / "history.json", pm.history)
+
+    return stage("reward-model", config, [base.key], build, log=log)
+
+
+def hhh_rl(parent: StageResult, pm: StageResult, world_cfg: WorldConfig, seed: int, recipe: Recipe,
+           steps: int, log=None) -> StageResult:
+    """GRPO on ordinary requests (never the trigger) with the preference model as reward."""
+    config = {"world": world_cfg.to_dict(), "seed": seed, "steps": steps, "lr": recipe.finetune_lr / 3,
+              "prompts_per_step": 8, "group_size": 4, "kl_coef": 0.05, "max_new_tokens": 48}
+
+    def build(out: Path):
+        from drosophila.organisms import load_organism, save_organism
+        from drosophila.training import GRPOConfig, RewardModel, grpo
+
+        org = load_organism(parent.path / "organism")
+        reward = RewardModel.load(pm.path / "reward_model")
+        prompts = [[m for m in r.messages if m["role"] == "user"][:1]
+                   for r in finetune_set(World(world_cfg), "hhh", 2000)]
+        cfg = GRPOConfig(steps=steps, prompts_per_step=8, group_size=4, lr=config["lr"],
+                         kl_coef=0.05, max_new_tokens=48, seed=seed, log_every=10,
+                         description=f"hhh rl s{seed}")
+        res = grpo(org.model, org.tokenizer, prompts, reward.as_reward_fn(), cfg)
+        org.model = res.model
+        org.meta["lineage"] = org.meta.get("lineage", []) + [{"stage": "hhh-rl", **config}]
+        save_organism(org, out / "organism")
+        atomic_write_json(out / "history.json", res.history)
+
+    return stage("hhh-rl", config, [parent.key, pm.key], build, log=log)

