@@ -22,10 +22,12 @@ from torch import Tensor
 
 from drosophila.errors import ConfigError, DrosophilaError
 from drosophila.sampling import SamplingConfig, chat_prompt_ids, generate
-from drosophila.seeding import device_default, set_seed
+from drosophila.seeding import device_default
 from drosophila.training.data import IndexStream
-from drosophila.training.lora import attach_lora, detach_lora
+from drosophila.training.lora import detach_lora
+from drosophila.training.progress import StepProgress
 from drosophila.training.rl_config import GRPOConfig
+from drosophila.training.trainer import prepare_model
 
 RewardFn = Callable[[list[dict], str, dict], "float | tuple[float, dict]"]
 # Added to the group's standard deviation so near-identical rewards do not blow up.
@@ -244,48 +246,7 @@ def _update(policy, params, optimizer, batch: Rollout, reference, cfg: GRPOConfi
 # --- the loop -------------------------------------------------------------------------------
 
 
-class RLProgress:
-    """A rich progress bar showing step, reward, KL and tokens/s (a no-op when ``cfg.progress`` is off)."""
-
-    def __init__(self, cfg: GRPOConfig):
-        self.bar, self.task = None, None
-        if cfg.progress:
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-            self.bar = Progress(
-                TextColumn("[bold]{task.description}"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TextColumn("reward {task.fields[reward]}  kl {task.fields[kl]}  {task.fields[tps]} tok/s"),
-                TimeRemainingColumn(),
-            )
-            self.task = self.bar.add_task(cfg.description, total=cfg.steps, reward="-", kl="-", tps="-")
-
-    def __enter__(self) -> RLProgress:
-        if self.bar is not None:
-            self.bar.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        if self.bar is not None:
-            self.bar.stop()
-
-    def log(self, entry: dict) -> None:
-        if self.bar is not None:
-            reward, kl, tps = entry["reward"], entry["kl"], entry["tokens_per_s"]
-            self.bar.update(self.task, advance=1, reward=f"{reward:.3f}", kl=f"{kl:.4f}", tps=f"{tps:,.0f}")
-
-
-def _prepare(model, cfg: GRPOConfig, device: str):
-    """Seed, move to ``device``, wrap in LoRA if asked; return (model, trainable params)."""
-    set_seed(cfg.seed)  # LoRA initialisation and dropout draw from the global generators
-    model = model.to(device)
-    if cfg.lora is not None:
-        model = attach_lora(model, cfg.lora)
-    else:
-        model.requires_grad_(True)
-    model.train()
-    return model, [p for p in model.parameters() if p.requires_grad]
+RL_STATUS = "reward {reward:.3f}  kl {kl:.4f}  {tokens_per_s:,.0f} tok/s"
 
 
 def _mean_entry(window: list[dict]) -> dict:
@@ -339,21 +300,21 @@ def grpo(model, tokenizer, prompts: Sequence, reward_fn: RewardFn, cfg: GRPOConf
         raise ConfigError("tokenizer has no eos_token; completions could never end")
     device = cfg.device or device_default()
     prompt_ids = chat_prompt_ids(tokenizer, [p.messages for p in items])
-    policy, params = _prepare(model, cfg, device)
+    policy, params = prepare_model(model, cfg, device)
     reference = _reference(policy, cfg, ref_model, device)
     fused = torch.device(device).type in ("cpu", "cuda")
     optimizer = torch.optim.AdamW(params, lr=cfg.lr, betas=(0.9, 0.95), weight_decay=0.0, fused=fused)
     stream = IndexStream(len(items), torch.Generator().manual_seed(cfg.seed))
     result, window, start = RLResult(model=policy), [], time.perf_counter()
     try:
-        with RLProgress(cfg) as bar:
+        with StepProgress(cfg.progress, cfg.description, cfg.steps, RL_STATUS) as bar:
             for step in range(cfg.steps):
                 idx = stream.take(cfg.prompts_per_step).tolist()
                 batch = ([items[i] for i in idx], [prompt_ids[i] for i in idx])
                 seed = cfg.seed * 1_000_003 + step  # distinct per (seed, step), reproducible
                 entry = _step(policy, tokenizer, params, optimizer, batch, reward_fn, reference, cfg, seed)
                 window.append({"step": step + 1, **entry})
-                bar.log(entry)
+                bar.log(entry, advance=True)
                 if (step + 1) % cfg.log_every == 0 or step + 1 == cfg.steps:
                     result.history.append(_mean_entry(window))
                     window = []

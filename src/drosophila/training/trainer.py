@@ -21,6 +21,7 @@ from drosophila.seeding import device_default, set_seed
 from drosophila.training.config import TrainConfig
 from drosophila.training.data import Example, IndexStream, Rows, gather_batch, pack_rows, to_rows, truncate_rows
 from drosophila.training.lora import attach_lora, detach_lora
+from drosophila.training.progress import StepProgress
 
 IGNORE = -100
 
@@ -47,41 +48,7 @@ class TrainResult:
     final_loss: float = float("nan")
 
 
-class TrainProgress:
-    """A rich progress bar showing step, loss, lr and tokens/s (a no-op when ``cfg.progress`` is off)."""
-
-    def __init__(self, cfg: TrainConfig):
-        self.bar, self.task = None, None
-        if cfg.progress:
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-            self.bar = Progress(
-                TextColumn("[bold]{task.description}"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TextColumn("loss {task.fields[loss]}  lr {task.fields[lr]}  {task.fields[tps]} tok/s"),
-                TimeRemainingColumn(),
-                transient=False,
-            )
-            self.task = self.bar.add_task(cfg.description, total=cfg.steps, loss="-", lr="-", tps="-")
-
-    def __enter__(self) -> TrainProgress:
-        if self.bar is not None:
-            self.bar.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        if self.bar is not None:
-            self.bar.stop()
-
-    def advance(self) -> None:
-        if self.bar is not None:
-            self.bar.advance(self.task)
-
-    def log(self, entry: dict) -> None:
-        if self.bar is not None:
-            fields = {"loss": f"{entry['loss']:.4f}", "lr": f"{entry['lr']:.2e}", "tps": f"{entry['tokens_per_s']:,.0f}"}
-            self.bar.update(self.task, **fields)
+TRAIN_STATUS = "loss {loss:.4f}  lr {lr:.2e}  {tokens_per_s:,.0f} tok/s"
 
 
 def lr_at(step: int, cfg: TrainConfig) -> float:
@@ -146,8 +113,11 @@ def masked_loss(model, ids: torch.Tensor, mask: torch.Tensor, bf16: bool = False
     return F.cross_entropy(logits.flatten(0, 1).float(), targets.flatten(), ignore_index=IGNORE)
 
 
-def _prepare(model, cfg: TrainConfig, device: str):
-    """Seed, move to ``device``, wrap in LoRA if asked; return (model, trainable params)."""
+def prepare_model(model, cfg, device: str):
+    """Seed, move to ``device``, wrap in LoRA if asked; return (model, trainable params).
+
+    ``cfg`` is any config with ``seed`` and ``lora`` (:class:`TrainConfig`, ``GRPOConfig``).
+    """
     set_seed(cfg.seed)  # LoRA initialisation and dropout draw from the global generators
     model = model.to(device)
     if cfg.lora is not None:
@@ -190,7 +160,7 @@ def train(
     n_mix = _mix_rows(mix_fraction, cfg.batch_size)
     pad_id = getattr(model.config, "pad_token_id", None) or 0
     rows, n_main = _build_rows(examples, mix, n_mix, cfg, pack, pad_id)
-    model, params = _prepare(model, cfg, device)
+    model, params = prepare_model(model, cfg, device)
     optimizer = _optimizer(params, cfg, device)
     result = TrainResult(model=model)
     try:
@@ -217,7 +187,7 @@ def _loop(model, params, optimizer, rows, n_main, n_mix, cfg: TrainConfig, devic
     batches = _sampler(rows, n_main, n_mix, cfg)
     window_loss, window_steps, window_tokens = torch.zeros((), device=device), 0, 0
     start = window_start = time.perf_counter()
-    with TrainProgress(cfg) as bar:
+    with StepProgress(cfg.progress, cfg.description, cfg.steps, TRAIN_STATUS) as bar:
         for step in range(cfg.steps):
             lr = lr_at(step, cfg)
             for group in optimizer.param_groups:
