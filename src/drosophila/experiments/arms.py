@@ -53,9 +53,13 @@ def run_arms(ctx: Context, arms: list[Arm], worlds: dict, batteries: list[str]) 
             per_seed[str(seed)][arm.name] = metrics
             ctx.run.write_samples(f"{arm.name.replace('|', '--')}-s{seed}",
                                   read_jsonl(ev.path / "samples.jsonl"))
-    pooled = {arm.name: {m: pool(per_seed[str(s)][arm.name][m] for s in ctx.seeds)
-                         for m in per_seed[str(ctx.seeds[0])][arm.name]} for arm in arms}
-    return {"per_seed": per_seed, "arms": pooled, "timing": timing}
+    return {"per_seed": per_seed, "arms": pool_arms(per_seed, arms, ctx.seeds), "timing": timing}
+
+
+def pool_arms(per_seed: dict, arms: list[Arm], seeds: list[int]) -> dict:
+    """``{arm: {metric: Rate}}`` pooled over seeds (the metrics of the first seed's arm)."""
+    return {a.name: {m: pool(per_seed[str(s)][a.name][m] for s in seeds)
+                     for m in per_seed[str(seeds[0])][a.name]} for a in arms}
 
 
 def record(ctx: Context, result, link_name: str | None, timing: dict):

