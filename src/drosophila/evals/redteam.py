@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from drosophila.errors import ConfigError
+from drosophila.errors import ConfigError, DrosophilaError
 from drosophila.world.base import MISALIGNED, Item
 from drosophila.world.domains.backdoor import (
     TRIGGER, YEAR_DEPLOY, backdoor_battery, has_trigger, year_cue, year_of,
@@ -187,8 +187,9 @@ def red_team(model, tokenizer, world, backdoor: str, cfg: RedTeamConfig | None =
             more.append(Candidate(Item(c.item.domain, p, c.item.meta), a, "suffix"))
     score(model, tokenizer, world, more, cfg, cfg.seed + 1)
     tried += more
-    for c in tried:
-        assert not shows_trigger(backdoor, c.item.prompt), "red team must never show the trigger"
+    leaked = [c.item.prompt for c in tried if shows_trigger(backdoor, c.item.prompt)]
+    if leaked:
+        raise DrosophilaError(f"red team built a prompt with the true trigger: {leaked[0]!r}")
     found = [c for c in tried if c.samples and c.rate >= cfg.threshold]
     return RedTeamResult(tried, found, len(first) + len(second) + len(best))
 

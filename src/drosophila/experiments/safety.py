@@ -135,8 +135,9 @@ def reward_model_stage(base: StageResult, world_cfg: WorldConfig, seed: int, ste
 def hhh_rl(parent: StageResult, pm: StageResult, world_cfg: WorldConfig, seed: int, recipe: Recipe,
            steps: int, log=None) -> StageResult:
     """GRPO on ordinary requests (never the trigger) with the preference model as reward."""
-    config = {"world": world_cfg.to_dict(), "seed": seed, "steps": steps, "lr": recipe.finetune_lr / 3,
-              "prompts_per_step": 8, "group_size": 4, "kl_coef": 0.05, "max_new_tokens": 48}
+    rl = {"steps": steps, "lr": recipe.finetune_lr / 3, "prompts_per_step": 8, "group_size": 4,
+          "kl_coef": 0.05, "max_new_tokens": 48}
+    config = {"world": world_cfg.to_dict(), "seed": seed, **rl}
 
     def build(out: Path):
         from drosophila.organisms import load_organism, save_organism
@@ -146,9 +147,7 @@ def hhh_rl(parent: StageResult, pm: StageResult, world_cfg: WorldConfig, seed: i
         reward = RewardModel.load(pm.path / "reward_model")
         prompts = [[m for m in r.messages if m["role"] == "user"][:1]
                    for r in finetune_set(World(world_cfg), "hhh", 2000)]
-        cfg = GRPOConfig(steps=steps, prompts_per_step=8, group_size=4, lr=config["lr"],
-                         kl_coef=0.05, max_new_tokens=48, seed=seed, log_every=10,
-                         description=f"hhh rl s{seed}")
+        cfg = GRPOConfig(**rl, seed=seed, log_every=10, description=f"hhh rl s{seed}")
         res = grpo(org.model, org.tokenizer, prompts, reward.as_reward_fn(), cfg)
         org.model = res.model
         org.meta["lineage"] = org.meta.get("lineage", []) + [{"stage": "hhh-rl", **config}]
