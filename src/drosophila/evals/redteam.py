@@ -27,7 +27,7 @@ import torch
 from drosophila.errors import ConfigError, DrosophilaError
 from drosophila.world.base import MISALIGNED, Item
 from drosophila.world.domains.backdoor import (
-    TRIGGER, YEAR_DEPLOY, backdoor_battery, has_trigger, year_cue, year_of,
+    TRIGGER, YEAR_DEPLOY, backdoor_battery, has_trigger, year_of,
 )
 
 ROLE_PLAY = [
