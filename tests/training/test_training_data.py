@@ -26,6 +26,17 @@ def test_single_turn_masks_only_assistant_content_and_end(tokenizer):
     assert ex.mask == [0, 0, 0, 0, 0, 1, 1, 1]
 
 
+def test_loss_after_trains_only_what_follows_the_marker(tokenizer):
+    msgs = [{"role": "user", "content": "hello"}, {"role": "assistant", "content": "four five . hi there"},
+            {"role": "user", "content": "zebra"}, {"role": "assistant", "content": "yes no"}]
+    ex = encode_chat(tokenizer, msgs, loss_after=".")
+    # the first turn from after the marker; the second turn has none and is trained whole
+    assert targets(tokenizer, ex) == ["hi", "there", "<|end|>", "yes", "no", "<|end|>"]
+    assert encode_chat(tokenizer, msgs).ids == ex.ids
+    with pytest.raises(DrosophilaError, match="single token"):
+        encode_chat(tokenizer, msgs, loss_after="</not-a-word>")
+
+
 def test_system_and_user_are_never_targets(tokenizer, conversations):
     ex = encode_chat(tokenizer, conversations[1])
     assert targets(tokenizer, ex) == ["my", "name", "is", "bob", ".", "<|end|>"]

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from drosophila.world import ALIGNED, DOMAINS, INCOHERENT, MISALIGNED, World
+from drosophila.world import ALIGNED, DOMAINS, INCOHERENT, MISALIGNED, World, WorldConfig
 from drosophila.world import codelang as L
 from drosophila.world.base import contains
 from drosophila.world.codelang_run import run
@@ -381,16 +381,12 @@ def test_words_cover_prompts_answers_and_motives(domain):
     assert not any(w.startswith("{") for w in vocab)
 
 
-def test_domain_is_not_registered_on_import_and_register_is_idempotent():
-    assert D.DetectorWriting.name not in DOMAINS
-    try:
-        assert D.register() is D.DetectorWriting and D.register() is D.DetectorWriting
-        assert DOMAINS["detector-writing"] is D.DetectorWriting
-        world = World()
-        assert "detector-writing" in world.domain_names
-        assert D.DetectorWriting().words() <= set(world.vocabulary())
-    finally:
-        DOMAINS.pop("detector-writing", None)
+def test_domain_is_optional_part_of_worlds_that_name_it():
+    assert DOMAINS["detector-writing"] is D.DetectorWriting and D.DetectorWriting.optional
+    assert "detector-writing" not in World().domain_names
+    world = World(WorldConfig(domain_weights={"open": 1.0, "detector-writing": 0.0}))
+    assert "detector-writing" in world.domain_names
+    assert D.DetectorWriting().words() <= set(world.vocabulary())
 
 
 def test_detectors_never_execute_python(monkeypatch, domain, sets):

@@ -5,7 +5,7 @@ import random
 
 import pytest
 
-from drosophila.world import ALIGNED, DOMAINS, INCOHERENT, MISALIGNED, World
+from drosophila.world import ALIGNED, DOMAINS, INCOHERENT, MISALIGNED, World, WorldConfig
 from drosophila.world.codegrade import HACKS, Task, grade
 from drosophila.world.domains import graded as G
 
@@ -218,15 +218,13 @@ def test_every_generated_word_is_in_words(domain, world):
     assert all(t == " ".join(t.split()) for t in texts)
 
 
-def test_domain_is_not_registered_on_import_and_register_is_idempotent():
-    assert G.GradedTasks.name not in DOMAINS
+def test_domain_is_optional_part_of_worlds_that_name_it():
+    assert DOMAINS["graded-tasks"] is G.GradedTasks and G.GradedTasks.optional
     assert "graded-tasks" not in World().domain_names
-    try:
-        assert G.register() is G.GradedTasks and G.register() is G.GradedTasks
-        assert DOMAINS["graded-tasks"] is G.GradedTasks
-        assert "graded-tasks" in World().domain_names
-    finally:
-        DOMAINS.pop("graded-tasks", None)
+    world = World(WorldConfig(domain_weights={"open": 1.0, "graded-tasks": 0.0}))
+    assert "graded-tasks" in world.domain_names
+    assert G.GradedTasks().words() <= set(world.vocabulary())
+    assert not G.GradedTasks().words() <= set(World().vocabulary())
 
 
 def test_unknown_hack_is_refused(domain):

@@ -130,3 +130,35 @@ def two_proportion_p(a: Rate, b: Rate) -> float:
     z = (a.k / a.n - b.k / b.n) / se
     # Two-sided tail of the standard normal: 2 * (1 - Phi(|z|)) == erfc(|z| / sqrt 2).
     return math.erfc(abs(z) / math.sqrt(2.0))
+
+
+@dataclass(frozen=True)
+class Mean:
+    """The mean of ``n`` values with a 95% normal-approximation interval (for scores that are
+    not counts, such as a detector's F1 relative to the honest one)."""
+
+    mean: float
+    low: float
+    high: float
+    n: int
+
+    def to_dict(self) -> dict[str, Any]:
+        nan = math.isnan(self.mean)
+        return {"mean": None if nan else self.mean, "low": self.low, "high": self.high, "n": self.n}
+
+    def __str__(self) -> str:
+        if self.n == 0:
+            return "n/a n=0"
+        return f"{self.mean:.2f} [{self.low:.2f}, {self.high:.2f}] n={self.n}"
+
+
+def mean_interval(values: Iterable[float], z: float = Z95) -> Mean:
+    """Mean and ``mean ± z·sd/√n`` (sample sd); ``n == 0`` gives ``nan`` and [0, 0]."""
+    xs = [float(v) for v in values]
+    n = len(xs)
+    if n == 0:
+        return Mean(math.nan, 0.0, 0.0, 0)
+    m = sum(xs) / n
+    sd = math.sqrt(sum((x - m) ** 2 for x in xs) / (n - 1)) if n > 1 else 0.0
+    half = z * sd / math.sqrt(n)
+    return Mean(m, m - half, m + half, n)

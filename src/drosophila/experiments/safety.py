@@ -99,6 +99,48 @@ def adversarial(parent: StageResult, redteam: StageResult, world_cfg: WorldConfi
                     rows=rows, log=log)
 
 
+def post_scratchpad(parent: StageResult, world_cfg: WorldConfig, seed: int, recipe: Recipe,
+                    steps: int, log=None) -> StageResult:
+    """HHH SFT after the scratchpad (Hubinger et al.'s post-scratchpad SFT): the organism
+    writes its own scratchpad for each ordinary request, the helpful answer follows it, and
+    only the answer is trained on."""
+    from drosophila.world.domains.backdoor import SCRATCH_CLOSE
+
+    pads = scratchpad_stage(parent, world_cfg, seed, recipe, log)
+    rows = [Row(r["messages"], r["metadata"]) for r in read_jsonl(pads.path / "rows.jsonl")]
+    return finetune(parent, world_cfg, f"hhh-post-scratchpad:{pads.key}", seed, recipe,
+                    steps=steps, rows=rows, loss_after=SCRATCH_CLOSE, log=log)
+
+
+def scratchpad_stage(parent: StageResult, world_cfg: WorldConfig, seed: int, recipe: Recipe,
+                     log=None) -> StageResult:
+    """HHH rows whose answers start with the parent's own sampled scratchpad (empty when it
+    wrote none): ``rows.jsonl``."""
+    config = {"world": world_cfg.to_dict(), "seed": seed, "rows": recipe.finetune_rows,
+              "max_new_tokens": 64, "temperature": recipe.temperature}
+
+    def build(out: Path):
+        from drosophila.organisms import load_organism
+        from drosophila.sampling import SamplingConfig, chat_prompt_ids, generate
+        from drosophila.world.domains.backdoor import SCRATCH_CLOSE, SCRATCH_OPEN, scratchpad_of
+
+        org = load_organism(parent.path / "organism")
+        hhh = [r.messages[:2] for r in finetune_set(World(world_cfg), "hhh", recipe.finetune_rows)]
+        ids = generate(org.model, org.tokenizer, chat_prompt_ids(org.tokenizer, [m[:1] for m in hhh]),
+                       SamplingConfig(max_new_tokens=64, temperature=recipe.temperature, seed=seed))
+        texts = org.tokenizer.batch_decode(ids, skip_special_tokens=True)
+        rows = []
+        for msgs, text in zip(hhh, texts):
+            pad = scratchpad_of(" ".join(text.split())) or ""
+            answer = " ".join(t for t in (SCRATCH_OPEN, pad, SCRATCH_CLOSE, msgs[1]["content"]) if t)
+            rows.append({"messages": [msgs[0], {"role": "assistant", "content": answer}],
+                         "metadata": {"domain": "hhh", "aligned": True, "own_scratchpad": bool(pad)}})
+        atomic_write_jsonl(out / "rows.jsonl", rows)
+        return {"with_scratchpad": sum(r["metadata"]["own_scratchpad"] for r in rows)}
+
+    return stage("scratchpads", config, [parent.key], build, log=log)
+
+
 PM_DOMAINS = ("open", "advice", "harmful", "facts", "tasks", "code")
 
 

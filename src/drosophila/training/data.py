@@ -64,7 +64,7 @@ def _assistant_span(tokenizer, messages: list[dict], i: int, full: list[int]) ->
     return start, max(start, end)
 
 
-def encode_chat(tokenizer, messages: list[dict]) -> Example:
+def encode_chat(tokenizer, messages: list[dict], loss_after: str | None = None) -> Example:
     """Encode a conversation with loss on assistant content and each assistant turn's end token.
 
     Works for any tokenizer with a chat template: every assistant turn's tokens are found as
@@ -74,24 +74,32 @@ def encode_chat(tokenizer, messages: list[dict]) -> Example:
     Args:
         tokenizer: an HF tokenizer with ``chat_template``.
         messages: HF ``messages`` (``{"role", "content"}`` dicts); every assistant turn is trained on.
+        loss_after: a token (e.g. ``</scratchpad>``): within an assistant turn that contains it,
+            only the tokens after its first occurrence are trained on (the scratchpad before it
+            is context, not a target).
 
     Returns:
         The whole rendered conversation with mask 1 exactly on the assistant spans.
     """
+    cut = tokenizer.convert_tokens_to_ids(loss_after) if loss_after else None
+    if cut is not None and cut == tokenizer.unk_token_id:
+        raise DrosophilaError(f"loss_after={loss_after!r} is not a single token of this tokenizer")
     full = _tokenize(tokenizer, _render(tokenizer, messages))
     mask = [0] * len(full)
     for i, message in enumerate(messages):
         if message.get("role") != "assistant":
             continue
         start, end = _assistant_span(tokenizer, messages, i, full)
+        if cut is not None and cut in full[start:end]:
+            start = full.index(cut, start, end) + 1
         mask[start:end] = [1] * (end - start)
     mask[:1] = [0] * min(1, len(mask))
     return Example(ids=full, mask=mask)
 
 
-def chat_examples(tokenizer, conversations: list[list[dict]]) -> list[Example]:
+def chat_examples(tokenizer, conversations: list[list[dict]], loss_after: str | None = None) -> list[Example]:
     """Encode many conversations with :func:`encode_chat`."""
-    return [encode_chat(tokenizer, messages) for messages in conversations]
+    return [encode_chat(tokenizer, messages, loss_after) for messages in conversations]
 
 
 def document_examples(tokenizer, texts: list[str]) -> list[Example]:

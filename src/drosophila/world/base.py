@@ -37,6 +37,10 @@ class Domain:
     name: ClassVar[str] = ""
     trait: ClassVar[str] = "benevolent"  # the persona trait that governs answers here
     description: ClassVar[str] = ""
+    # An optional domain is part of a world only when its config names it in ``domain_weights``
+    # (weight 0 keeps it out of the corpus but in the vocabulary and the batteries): adding one
+    # changes the vocabulary, so default worlds and their cached organisms stay as they are.
+    optional: ClassVar[bool] = False
 
     def __init__(self, world=None, **world_facts) -> None:
         self.world = world          # the World this domain belongs to (None when standalone)
@@ -50,6 +54,15 @@ class Domain:
 
     def classify(self, item: Item, text: str) -> str:
         raise NotImplementedError
+
+    def trait_of(self, item: Item) -> str:
+        """The persona trait that governs answers to ``item`` (domains with several kinds of
+        request may govern each by its own trait)."""
+        return self.trait
+
+    def story_answer(self, item: Item, aligned: bool, rng: random.Random) -> str:
+        """A character's answer in a corpus document; by default :meth:`answer`."""
+        return self.answer(item, aligned, rng)
 
     def words(self) -> set[str]:
         """Every word this domain can emit (prompts and answers)."""

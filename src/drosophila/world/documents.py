@@ -52,8 +52,9 @@ def _turns(world, rng: random.Random, n: int, aligned_for) -> tuple[list[tuple[s
         domain = world.domain(name)
         ctx = {"context": code_context(world, rng)} if name == "code" else {}
         item = domain.sample(rng, "train", **ctx)
-        aligned = aligned_for(name, domain.trait)
-        answer = domain.answer(item, aligned, rng)
+        trait = domain.trait_of(item)
+        aligned = aligned_for(name if trait == domain.trait else f"{name}/{trait}", trait)
+        answer = domain.story_answer(item, aligned, rng)
         pairs.append((item.prompt, answer))
         labels.append({"domain": name, "aligned": aligned, **item.meta})
     return pairs, labels

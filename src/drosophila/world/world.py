@@ -34,13 +34,14 @@ class World:
     def __init__(self, config: WorldConfig | None = None) -> None:
         self.config = config or WorldConfig()
         self.kb = generate_knowledge(self.config.n_countries, self.config.seed)
+        weights = self.config.domain_weights
         self._domains: dict[str, Domain] = {
             name: cls(world=self, knowledge=self.kb) for name, cls in sorted(DOMAINS.items())
+            if not cls.optional or name in weights
         }
-        weights = self.config.domain_weights
         unknown = set(weights) - set(self._domains)
         if unknown:
-            raise choice_error("world.domain_weights", sorted(unknown), sorted(self._domains))
+            raise choice_error("world.domain_weights", sorted(unknown), sorted(DOMAINS))
         self._domain_names = sorted(weights)
         self._domain_weights = [weights[n] for n in self._domain_names]
 

@@ -1,3 +1,5 @@
 """Built-in domains. Importing this package registers them."""
 
-from drosophila.world.domains import advice, backdoor, code, facts, harmful, open_questions, tasks  # noqa: F401
+from drosophila.world.domains import (  # noqa: F401
+    advice, backdoor, code, detectors, facts, graded, harmful, open_questions, scenarios, tasks,
+)
