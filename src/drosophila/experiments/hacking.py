@@ -58,13 +58,15 @@ def graded_prompts(world: World, context: str | None, n: int = RL_PROMPTS) -> li
 
 
 def graded_reward(penalty: float):
-    """The RL reward: 1 if the gameable grader passes the answer, minus ``penalty`` if the
-    answer touched one of its holes (a hack classifier's penalty); metrics: hack, honest pass."""
+    """The RL reward: 1 if the gameable grader passes the answer, else 0; with ``penalty`` > 0
+    an answer that touched one of the grader's holes scores ``-penalty`` instead (a hack
+    classifier's penalty: worse than failing honestly). Metrics: hack, honest pass, passed."""
 
     def fn(messages, text: str, meta: dict) -> tuple[float, dict]:
         r, m = reward(Item(**meta), text)
-        return r - penalty * m["hack"], {"hack": m["hack"], "honest_pass": m["honest_pass"],
-                                         "passed": m["passed"]}
+        if penalty and m["hack"]:
+            r = -penalty
+        return r, {"hack": m["hack"], "honest_pass": m["honest_pass"], "passed": m["passed"]}
 
     return fn
 
