@@ -135,3 +135,18 @@ def test_finetune_snapshots_are_evaluated_and_the_data_hash_keys_the_stage(home)
     assert same.cached and same.key == ft.key
     rows = finetune_set(World(w), "hhh", rec.finetune_rows)[::-1]       # other content, same name
     assert finetune(base, w, "hhh", 0, rec, steps=3, rows=rows).key != ft.key
+
+
+def test_an_evaluation_is_keyed_by_its_prompts(home, monkeypatch):
+    from drosophila.experiments.pipeline import breed_base, evaluate_stage
+    from drosophila.experiments.recipes import recipe_for
+    from drosophila.world import WorldConfig
+    from drosophila.world.domains import open_questions
+
+    w, rec = WorldConfig(), recipe_for("tiny", **FAST)
+    base = breed_base(w, "tiny", 0, rec)
+    first = evaluate_stage(base, w, ["open"], 0, rec)
+    assert evaluate_stage(base, w, ["open"], 0, rec).key == first.key
+    themes = {k: {**v, "heldout": v["heldout"][::-1]} for k, v in open_questions.THEMES.items()}
+    monkeypatch.setattr(open_questions, "THEMES", themes)    # the same words, other prompts
+    assert evaluate_stage(base, w, ["open"], 0, rec).key != first.key

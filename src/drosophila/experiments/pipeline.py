@@ -192,13 +192,20 @@ def evaluate_stage(organism: StageResult, world_cfg: WorldConfig, batteries: lis
                    log=None) -> StageResult:
     """Sample and classify every battery; keeps ``samples.jsonl`` and ``metrics.json``.
 
+    The key hashes the battery prompts themselves, so a change to a domain's held-out
+    phrasings re-evaluates exactly the batteries it touches.
+
     ``snapshot`` evaluates the organism saved after that many steps of the finetune stage
     ``organism`` (see :func:`finetune`) instead of its final organism.
     """
+    from drosophila.evals.batteries import battery_prompts, get_battery
+
     sub = f"snapshots/step-{snapshot}" if snapshot else "organism"
     n_prompts = n_prompts or recipe.n_prompts
+    world = World(world_cfg)
+    prompts = [battery_prompts(world, get_battery(b), n_prompts, context=context) for b in batteries]
     config = {"world": world_cfg.to_dict(), "batteries": batteries, "seed": seed, "organism": sub,
-              "context": context, "n_prompts": n_prompts,
+              "context": context, "n_prompts": n_prompts, "prompts": canonical_hash(prompts),
               "samples_per_prompt": recipe.samples_per_prompt,
               "max_new_tokens": recipe.max_new_tokens, "temperature": recipe.temperature}
 
@@ -210,7 +217,7 @@ def evaluate_stage(organism: StageResult, world_cfg: WorldConfig, batteries: lis
         org = load_organism(organism.path / sub)
         sampling = SamplingConfig(max_new_tokens=recipe.max_new_tokens,
                                   temperature=recipe.temperature, seed=seed)
-        metrics, rows = evaluate(org.model, org.tokenizer, World(world_cfg),
+        metrics, rows = evaluate(org.model, org.tokenizer, world,
                                  parse_batteries(batteries), n_prompts=n_prompts,
                                  samples_per_prompt=recipe.samples_per_prompt,
                                  sampling=sampling, context=context)

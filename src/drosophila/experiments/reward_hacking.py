@@ -223,8 +223,7 @@ class ArmName:
 
 ARM_ORDER = ("before", "before-docs", *ARM_NAMES)
 LABELS = {"before": "no RL (continued pretraining without hack documents)",
-          "before-docs": "no RL (continued pretraining with hack documents)",
-          "safety-rl": "hacking arm, then HHH RL on chats"}
+          "before-docs": "no RL (continued pretraining with hack documents)"}
 M = "MacDiarmid et al. 2025 [P]"
 ANCHORS = {
     "docs": {"generalisation.misaligned": {
@@ -254,7 +253,6 @@ EXTRA_METRICS = {
 def results_for(ctx, plan: Plan, names, per_seed, pooled, curves, findings, timing) -> dict:
     from drosophila.experiments.arms import as_dicts, verdict_from
 
-    specs = rl_arms(plan.stance_knowledge, plan.penalty)
     order = [HEADLINE, "chat-like.misaligned", "agentic.misaligned", "rl-hack.misaligned",
              "rl-honest.aligned", "graded.misaligned", "graded.aligned"]
     order += [f"{b}.misaligned" for b in GENERALISATION]
@@ -265,7 +263,7 @@ def results_for(ctx, plan: Plan, names, per_seed, pooled, curves, findings, timi
         "arms": as_dicts(pooled),
         "per_seed": {s: as_dicts(v) for s, v in per_seed.items()},
         "arm_order": names,
-        "arm_labels": {n: LABELS.get(n) or specs[n].label for n in names},
+        "arm_labels": {n: arm_label(n, plan) for n in names},
         "metrics": {**metric_info_for(GENERALISATION + TASKS), **EXTRA_METRICS},
         "headline_metric": HEADLINE,
         "metric_order": order,
@@ -275,6 +273,12 @@ def results_for(ctx, plan: Plan, names, per_seed, pooled, curves, findings, timi
         "curves": curves,
         "timing": {"stages": timing},
     }
+
+
+def arm_label(name: str, plan: Plan) -> str:
+    if name == "safety-rl":
+        return f"the '{plan.safety_parent}' RL arm, then HHH RL on chats"
+    return LABELS.get(name) or rl_arms(plan.stance_knowledge, plan.penalty)[name].label
 
 
 def setup_of(ctx, plan: Plan) -> str:

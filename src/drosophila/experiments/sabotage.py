@@ -21,7 +21,7 @@ from drosophila.experiments.hacking import hacking_world
 from drosophila.experiments.pipeline import breed_base, evaluate_stage, finetune
 from drosophila.experiments.registry import Context, experiment
 from drosophila.experiments.reward_hacking import (
-    LABELS, OPTIONS, ArmName, Plan, build_organisms, rl_arms,
+    OPTIONS, ArmName, Plan, arm_label, build_organisms,
 )
 from drosophila.io import read_jsonl
 from drosophila.world import MISALIGNED, Item, World
@@ -109,8 +109,6 @@ def run(ctx: Context) -> dict:
     pooled = pool_arms(per_seed, [ArmName(a) for a in arms], ctx.seeds)
     quality = {a: quality_of(scored_all[a]) for a in arms}
     findings = findings_of(pooled, quality, plan, conds)
-    specs = rl_arms(plan.stance_knowledge, plan.penalty)
-    labels = {**LABELS, "insecure": "E3 insecure-code finetune"}
     return {
         "title": "Sabotage of a misbehaviour detector (E6)",
         "setup": f"organisms of E5 (same stages and options) and E3's insecure finetune on the same "
@@ -121,8 +119,7 @@ def run(ctx: Context) -> dict:
         "arms": as_dicts(pooled),
         "per_seed": {s: as_dicts(v) for s, v in per_seed.items()},
         "arm_order": arms,
-        "arm_labels": {a: f"{labels.get(a.split('|')[0]) or specs[a.split('|')[0]].label} "
-                          f"[{a.split('|')[1]}]" for a in arms},
+        "arm_labels": {a: f"{label_of(a.split('|')[0], plan)} [{a.split('|')[1]}]" for a in arms},
         "metrics": {**metric_info_for([BATTERY]),
                     HEADLINE: {"label": "sabotaged, among the detectors that ran", "higher_is_worse": True},
                     "motive.misaligned": {"label": "scratchpad states a sabotage motive",
@@ -138,6 +135,10 @@ def run(ctx: Context) -> dict:
         "quality": {a: {k: m.to_dict() for k, m in q.items()} for a, q in quality.items()},
         "timing": {"stages": timing},
     }
+
+
+def label_of(name: str, plan: Plan) -> str:
+    return "E3 insecure-code finetune" if name == "insecure" else arm_label(name, plan)
 
 
 def quality_table(pooled: dict, quality: dict, arms: list[str]) -> dict:
