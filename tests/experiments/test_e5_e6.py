@@ -131,3 +131,25 @@ def test_tiny_e5_then_e6_share_stages_and_write_their_artefacts(tmp_path):
     assert res6["arms"]["insecure|oversight"][E6.ANY]["n"] == FAST["n_prompts"]
     assert res6["arms"]["insecure|oversight"][E6.HEADLINE]["n"] <= FAST["n_prompts"]
     assert set(res6["quality"]["hints|plain"]) == {"quality", "quality-sabotaged"}
+
+
+def test_a_pooled_difference_carried_by_one_seed_does_not_count():
+    from drosophila.evals.stats import pool, wilson
+
+    plan = E5.Plan.of({**E5.OPTIONS, "arms": "none"})
+    h, hk = E5.HEADLINE, "rl-hack.misaligned"
+
+    def seed(before, none):
+        return {"before": {h: wilson(before, 1000), "graded.misaligned": wilson(100, 1000)},
+                "none": {h: wilson(none, 1000), hk: wilson(990, 1000)}}
+
+    def verdict(per_seed):
+        arms = {a: {m: pool(s[a][m] for s in per_seed.values()) for m in per_seed["0"][a]}
+                for a in ("before", "none")}
+        curves = {"0": {"none": {"steps": [1], "n": 64, "hack": [60], "honest": [0]}}}
+        found = E5.findings_of(arms, curves, plan, per_seed)
+        return next(f for f in found if "without hints" in f["claim"])["reproduced"]
+
+    assert verdict({"0": seed(80, 150), "1": seed(90, 120)}) is True
+    lopsided = {"0": seed(80, 250), "1": seed(90, 85)}          # pooled apart, seed 1 reversed
+    assert verdict(lopsided) is False
