@@ -329,3 +329,28 @@ def read_json_like(results: dict) -> dict:
 
     from drosophila.io import to_json
     return json.loads(to_json(results))
+
+
+def test_series_of_one_group_share_a_colour(tmp_path, monkeypatch):
+    from drosophila.report import plots
+    from drosophila.report.extras import parse_figures
+
+    def spec(groups):
+        return parse_figures([{"name": "g", "kind": "lines", "series": [
+            {"label": f"s{i}", "x": [0, 1], "y": [0.1, 0.2], **({"group": g} if g else {})}
+            for i, g in enumerate(groups)]}])[0]
+
+    seen, draw = [], plots._draw_series
+
+    def record(ax, s, color, *, bars):
+        seen.append(color)
+        draw(ax, s, color, bars=bars)
+
+    monkeypatch.setattr(plots, "_draw_series", record)
+    figure = spec(["sft", "rl", "sft"])
+    assert [s.group for s in figure.series] == ["sft", "rl", "sft"]
+    plots.plot_lines(figure, tmp_path / "a.png")
+    assert seen[0] == seen[2] != seen[1]
+    seen.clear()
+    plots.plot_lines(spec([None, None, None]), tmp_path / "b.png")   # no groups: one colour each
+    assert len(set(seen)) == 3

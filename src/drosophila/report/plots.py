@@ -201,8 +201,11 @@ def plot_lines(spec: extras.Figure, path: Path) -> Path:
     fig = Figure(figsize=(7.2, 4.6 + 0.28 * rows), dpi=100, layout="constrained")
     FigureCanvasAgg(fig)
     ax = fig.add_subplot(1, 1, 1)
+    groups = list(dict.fromkeys(s.group for s in spec.series))
+    grouped = groups != [""]
     for i, s in enumerate(spec.series):
-        _draw_series(ax, s, _PALETTE[i % len(_PALETTE)], bars=spec.x_ticks is not None)
+        k = groups.index(s.group) if grouped else i
+        _draw_series(ax, s, _PALETTE[k % len(_PALETTE)], bars=spec.x_ticks is not None)
     for i, h in enumerate(spec.hlines):
         ax.axhline(h.y, color=_NEUTRAL, linewidth=1.0, zorder=1,
                    linestyle=_HLINE_DASHES[i % len(_HLINE_DASHES)],
