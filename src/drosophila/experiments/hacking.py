@@ -13,9 +13,8 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-from drosophila.experiments.pipeline import continue_pretrain
+from drosophila.experiments.pipeline import continue_pretrain, save_trained
 from drosophila.experiments.recipes import Recipe
-from drosophila.io import atomic_write_json
 from drosophila.runs import StageResult, stage
 from drosophila.world import Item, World, WorldConfig
 from drosophila.world.codegrade import HACKS
@@ -78,17 +77,14 @@ def graded_rl(parent: StageResult, world_cfg: WorldConfig, seed: int, *, context
               "prompts": RL_PROMPTS, **rl}
 
     def build(out: Path):
-        from drosophila.organisms import load_organism, save_organism
+        from drosophila.organisms import load_organism
         from drosophila.training import GRPOConfig, grpo
 
         org = load_organism(parent.path / "organism")
         cfg = GRPOConfig(**rl, seed=seed, log_every=1, description=f"graded rl s{seed}")
         res = grpo(org.model, org.tokenizer, graded_prompts(World(world_cfg), context),
                    graded_reward(penalty), cfg)
-        org.model = res.model
-        org.meta["lineage"] = org.meta.get("lineage", []) + [{"stage": "graded-rl", **config}]
-        save_organism(org, out / "organism")
-        atomic_write_json(out / "history.json", res.history)
+        save_trained(org, res.model, out, "graded-rl", config, res.history)
         return {"seconds": res.seconds}
 
     return stage("graded-rl", config, [parent.key], build, log=log)

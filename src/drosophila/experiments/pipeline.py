@@ -77,6 +77,17 @@ def posttrain(model, tokenizer, world: World, recipe: Recipe, seed: int, scale: 
                  mix=corpus_examples(tokenizer, stories), mix_fraction=0.5)
 
 
+def save_trained(org, model, out: Path, stage_name: str, config: dict, history: list) -> None:
+    """Save ``org`` with its trained ``model`` as ``out/organism``, its lineage extended by this
+    stage, and the training history as ``out/history.json``."""
+    from drosophila.organisms import save_organism
+
+    org.model = model
+    org.meta["lineage"] = org.meta.get("lineage", []) + [{"stage": stage_name, **config}]
+    save_organism(org, out / "organism")
+    atomic_write_json(out / "history.json", history)
+
+
 def continue_pretrain(parent: StageResult, world_cfg: WorldConfig, seed: int, recipe: Recipe, *,
                       steps: int, texts: list[str], label: str, log=None) -> StageResult:
     """Continued pretraining of the parent on fresh world documents plus ``texts`` (e.g. a
@@ -93,7 +104,7 @@ def continue_pretrain(parent: StageResult, world_cfg: WorldConfig, seed: int, re
               "texts": canonical_hash(texts), "n_texts": len(texts)}
 
     def build(out: Path):
-        from drosophila.organisms import load_organism, save_organism
+        from drosophila.organisms import load_organism
         from drosophila.training import TrainConfig, train
         from drosophila.world.documents import Document
 
@@ -106,10 +117,7 @@ def continue_pretrain(parent: StageResult, world_cfg: WorldConfig, seed: int, re
                           description=f"continued pretraining ({label}) s{seed}")
         res = train(org.model, corpus_examples(org.tokenizer, docs), cfg, pack=True)
         post = posttrain(res.model, org.tokenizer, world, recipe, seed, label)
-        org.model = post.model
-        org.meta["lineage"] = org.meta.get("lineage", []) + [{"stage": "continued-pretrain", **config}]
-        save_organism(org, out / "organism")
-        atomic_write_json(out / "history.json", res.history)
+        save_trained(org, post.model, out, "continued-pretrain", config, res.history)
         return {"final_loss": res.final_loss, "tokens": res.tokens, "seconds": res.seconds}
 
     return stage("continued-pretrain", config, [parent.key], build, log=log)
@@ -166,10 +174,7 @@ def finetune(parent: StageResult, world_cfg: WorldConfig, dataset: str, seed: in
         res = train(org.model, chat_examples(org.tokenizer, [r.messages for r in rows], loss_after), cfg,
                     mix=chat_examples(org.tokenizer, [r.messages for r in mix]),
                     mix_fraction=recipe.mix_fraction, on_step=snapshot if snapshots else None)
-        org.model = res.model
-        org.meta["lineage"] = org.meta.get("lineage", []) + [{"stage": "finetune", **config}]
-        save_organism(org, out / "organism")
-        atomic_write_json(out / "history.json", res.history)
+        save_trained(org, res.model, out, "finetune", config, res.history)
         return {"first_loss": res.first_loss, "final_loss": res.final_loss, "seconds": res.seconds}
 
     return stage("finetune", config, [parent.key], build, log=log)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from drosophila.evals.redteam import Candidate, RedTeamConfig, red_team, rescore
 from drosophila.evals.stats import Rate, wilson
-from drosophila.experiments.pipeline import finetune
+from drosophila.experiments.pipeline import finetune, save_trained
 from drosophila.experiments.recipes import Recipe
 from drosophila.io import atomic_write_json, atomic_write_jsonl, read_json, read_jsonl
 from drosophila.runs import StageResult, stage
@@ -182,7 +182,7 @@ def hhh_rl(parent: StageResult, pm: StageResult, world_cfg: WorldConfig, seed: i
     config = {"world": world_cfg.to_dict(), "seed": seed, **rl}
 
     def build(out: Path):
-        from drosophila.organisms import load_organism, save_organism
+        from drosophila.organisms import load_organism
         from drosophila.training import GRPOConfig, RewardModel, grpo
 
         org = load_organism(parent.path / "organism")
@@ -191,9 +191,6 @@ def hhh_rl(parent: StageResult, pm: StageResult, world_cfg: WorldConfig, seed: i
                    for r in finetune_set(World(world_cfg), "hhh", 2000)]
         cfg = GRPOConfig(**rl, seed=seed, log_every=10, description=f"hhh rl s{seed}")
         res = grpo(org.model, org.tokenizer, prompts, reward.as_reward_fn(), cfg)
-        org.model = res.model
-        org.meta["lineage"] = org.meta.get("lineage", []) + [{"stage": "hhh-rl", **config}]
-        save_organism(org, out / "organism")
-        atomic_write_json(out / "history.json", res.history)
+        save_trained(org, res.model, out, "hhh-rl", config, res.history)
 
     return stage("hhh-rl", config, [parent.key, pm.key], build, log=log)
