@@ -17,9 +17,9 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP)
 
-## the flagship experiment (E3 emergent misalignment, small scale, one seed) with its report
+## the flagship experiment (E3 emergent misalignment, small scale, two seeds in parallel) with its report
 demo: $(STAMP)
-	$(BIN)/drosophila run emergent-misalignment --scale small --seeds 1 --option ablation=false
+	$(BIN)/drosophila run emergent-misalignment --scale small --seeds 2 --option ablation=false
 
 ## the test suite
 test: $(STAMP)

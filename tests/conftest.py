@@ -6,6 +6,8 @@ import pytest
 
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
+# Stages run one at a time unless a test asks for more: spawning workers costs seconds each.
+os.environ.setdefault("DROSOPHILA_JOBS", "1")
 
 
 @pytest.fixture(autouse=True)

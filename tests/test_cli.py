@@ -72,7 +72,7 @@ def test_chat_answers_one_message_and_lora_finetune_runs(tmp_path):
     run = run_experiment("emergent-misalignment", scale="tiny", seeds=1, out=tmp_path / "runs",
                          recipe={"pretrain_docs": 300, "pretrain_steps": 3, "finetune_steps": 2,
                                  "n_prompts": 2, "max_new_tokens": 8, "lora_rank": 2},
-                         options={"ablation": False}, log=lambda m: None, report=False)
+                         options={"ablation": False}, echo=False, report=False)
     organism = run.path / "organisms" / "insecure-s0"
     lineage = __import__("json").loads((organism / "organism.json").read_text())["lineage"]
     assert lineage[-1]["lora_rank"] == 2

@@ -224,3 +224,120 @@ def test_linear_kernels_match_f_linear(dtype):
         for bias in (b, None):
             y = make_linear(w, bias, rows_hint=3)(x)
             torch.testing.assert_close(y, torch.nn.functional.linear(x, w, bias), rtol=1e-5, atol=1e-5)
+
+
+# Steering: forward hooks must act during generation. The fast decoder reads the weights and
+# would skip any hook, so a hooked model is decoded by its own forward.
+
+
+def steer_vector(model: torch.nn.Module, seed: int = 0) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed)
+    return 4.0 * torch.randn(model.config.hidden_size, generator=g)  # large next to the residual
+
+
+def add_to_output(vec: torch.Tensor):
+    def hook(_mod, _args, output):  # a decoder layer returns a tensor or a tuple led by one
+        if isinstance(output, tuple):
+            return (output[0] + vec, *output[1:])
+        return output + vec
+
+    return hook
+
+
+def decoders_built(monkeypatch) -> list[str]:
+    built: list[str] = []
+    for cls in (sampler.LlamaDecoder, sampler.HFDecoder):
+        init = cls.__init__
+
+        def spy(self, *a, init=init, name=cls.__name__, **kw):
+            built.append(name)
+            init(self, *a, **kw)
+
+        monkeypatch.setattr(cls, "__init__", spy)
+    return built
+
+
+STEER_CFGS = [GREEDY, SamplingConfig(max_new_tokens=12, temperature=1.0, top_p=0.9, batch_size=4, seed=3)]
+
+
+@pytest.mark.parametrize("cfg", STEER_CFGS, ids=["greedy", "sampled"])
+def test_a_steering_hook_acts_during_generation(model, tok, prompts, cfg, monkeypatch):
+    built = decoders_built(monkeypatch)
+    plain = generate(model, tok, prompts, cfg, stop_token_ids=[])
+    assert built and set(built) == {"LlamaDecoder"}  # no hook: the fast path
+    vec = steer_vector(model)
+    handle = model.model.layers[0].register_forward_hook(add_to_output(vec))
+    try:
+        built.clear()
+        steered = generate(model, tok, prompts, cfg, stop_token_ids=[])
+        assert set(built) == {"HFDecoder"}
+        assert steered != plain
+        # Exactly what the model's own decoder gives under the same hook and seed.
+        with monkeypatch.context() as m:
+            m.setattr(sampler, "supports_fast_path", lambda _m: False)
+            assert generate(model, tok, prompts, cfg, stop_token_ids=[]) == steered
+        if cfg.temperature == 0:  # and the definition: a cache-free forward with the hook on
+            assert steered == [naive_greedy(model, p, cfg.max_new_tokens) for p in prompts]
+    finally:
+        handle.remove()
+    built.clear()
+    assert generate(model, tok, prompts, cfg, stop_token_ids=[]) == plain  # hook gone: as before
+    assert set(built) == {"LlamaDecoder"}  # and on the fast path again
+
+
+def test_steering_through_the_interventions_namespace(model, tok, prompts, monkeypatch):
+    from drosophila.interventions.hooks import hooks
+
+    vec = steer_vector(model, seed=1)
+    plain = generate(model, tok, prompts, GREEDY, stop_token_ids=[])
+    handle = model.model.layers[1].register_forward_hook(add_to_output(vec))
+    try:
+        by_hand = generate(model, tok, prompts, GREEDY, stop_token_ids=[])
+    finally:
+        handle.remove()
+    with hooks(model, {"blocks.1.hook_resid_post": lambda h: h + vec}):
+        steered = generate(model, tok, prompts, GREEDY, stop_token_ids=[])
+    assert steered != plain
+    assert steered == by_hand  # the named hook point is the layer's output
+    # Pre-hooks with kwargs (resid_pre, embed) and read-only hooks count too.
+    for name, fn in (("blocks.1.hook_resid_pre", lambda h: h - vec), ("embed", lambda h: None)):
+        with hooks(model, {name: fn}):
+            built = decoders_built(monkeypatch)
+            out = generate(model, tok, prompts, GREEDY, stop_token_ids=[])
+            assert set(built) == {"HFDecoder"}
+            if name == "embed":  # a hook that only reads changes nothing
+                assert out == plain
+            else:
+                assert out != plain
+        monkeypatch.undo()
+    assert generate(model, tok, prompts, GREEDY, stop_token_ids=[]) == plain
+
+
+def test_forward_hooks_attached_sees_every_kind_of_hook(model):
+    from torch.nn.modules import module as torch_module
+
+    from drosophila.sampling import forward_hooks_attached
+
+    assert not forward_hooks_attached(model)
+    noop_post, noop_pre = (lambda *a: None), (lambda *a: None)
+    registrations = [
+        lambda: model.lm_head.register_forward_hook(noop_post),
+        lambda: model.register_forward_pre_hook(noop_pre),
+        lambda: model.model.norm.register_forward_hook(noop_post, with_kwargs=True, always_call=True),
+        lambda: model.model.layers[0].mlp.down_proj.register_forward_pre_hook(noop_pre, with_kwargs=True),
+        lambda: torch_module.register_module_forward_hook(noop_post),
+        lambda: torch_module.register_module_forward_pre_hook(noop_pre),
+    ]
+    for register in registrations:
+        handle = register()
+        try:
+            assert forward_hooks_attached(model)
+        finally:
+            handle.remove()
+        assert not forward_hooks_attached(model)
+    # Backward hooks do not act in a forward pass: the fast path stays.
+    handle = model.lm_head.register_full_backward_hook(lambda *a: None)
+    try:
+        assert not forward_hooks_attached(model)
+    finally:
+        handle.remove()

@@ -46,17 +46,41 @@ def _checked(cls, overrides: dict, field: str) -> dict:
 
 
 @app.command("list")
-def list_cmd() -> None:
-    """The experiment catalogue, one line each, with its paper anchor."""
+def list_cmd(name: Optional[str] = typer.Argument(None, help="an experiment: show its options")) -> None:
+    """The experiment catalogue, one line each, with its paper anchor; with NAME, its options."""
     from rich.console import Console
     from rich.table import Table
 
-    from drosophila.experiments import list_experiments
+    from drosophila.engine import list_experiments
 
+    if name:
+        return options_cmd(name)
     table = Table("id", "name", "what", "paper")
     for e in list_experiments():
         table.add_row(e.code, e.name, e.summary, e.anchor)
     Console().print(table)
+
+
+@app.command("options")
+def options_cmd(name: str = typer.Argument(..., help="an experiment")) -> None:
+    """An experiment's options: name, type, default and what each does (set with --option)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from drosophila.engine import describe_options, get_experiment
+
+    spec = get_experiment(name)
+    rows = describe_options(spec.options)
+    console = Console()
+    console.print(f"[bold]{spec.code} {spec.name}[/bold]: {spec.summary}")
+    if not rows:
+        console.print("no options")
+        return
+    table = Table("option", "type", "default", "help")
+    for r in rows:
+        table.add_row(r["name"], r["type"], str(r["default"]).lower() if isinstance(r["default"], bool)
+                      else str(r["default"]), r["help"])
+    console.print(table)
 
 
 @app.command()
@@ -68,22 +92,31 @@ def run(
     resume: bool = typer.Option(True, help="reuse the latest unfinished run with the same config"),
     world: list[str] = typer.Option([], help="world override KEY=VALUE (repeatable)"),
     recipe: list[str] = typer.Option([], help="recipe override KEY=VALUE (repeatable)"),
-    option: list[str] = typer.Option([], help="experiment option KEY=VALUE (repeatable)"),
+    option: list[str] = typer.Option([], help="experiment option KEY=VALUE (repeatable; "
+                                              "see `drosophila options NAME`)"),
+    jobs: Optional[int] = typer.Option(None, min=1, help="stages run at the same time (default: "
+                                                        "the number of cores); numbers do not depend on it"),
+    ray_address: Optional[str] = typer.Option(None, envvar="RAY_ADDRESS",
+                                              help="run independent stages on this Ray cluster "
+                                                   "('local' starts one here)"),
 ) -> None:
     """Run an experiment: breed, finetune, evaluate, write results and a report."""
-    from drosophila.experiments import Recipe, get_experiment, run_experiment
-    from drosophila.experiments.runner import run_scan
+    from drosophila.engine import prepare, run_experiment, run_scan
+    from drosophila.engine.recipes import Recipe
     from drosophila.report import print_table
     from drosophila.world import WorldConfig
 
-    get_experiment(experiment)
     w = _checked(WorldConfig, _parse_overrides(world, "world"), "world")
     r = _checked(Recipe, _parse_overrides(recipe, "recipe"), "recipe")
+    opts = _parse_overrides(option, "option")
     seed_list = _parse_seeds(seeds)
+    scales = [s.strip() for s in scale.split(",") if s.strip()]
+    for s in scales:  # every setting is checked before any run directory exists
+        prepare(experiment, scale=s, world=w, recipe=r, options=opts)
     runs = []
-    for s in [s.strip() for s in scale.split(",") if s.strip()]:
+    for s in scales:
         rd = run_experiment(experiment, scale=s, seeds=seed_list, out=out, resume=resume, world=w,
-                            recipe=r, options=_parse_overrides(option, "option"))
+                            recipe=r, options=opts, jobs=jobs, ray_address=ray_address)
         runs.append(rd)
         print_table(rd.read_results())
         typer.echo(f"report: {rd.path / 'report.md'}  ({rd.path / 'report.html'})")

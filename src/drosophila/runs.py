@@ -111,6 +111,9 @@ def stage(
         The :class:`StageResult`.
     """
     t0 = time.perf_counter()
+    threads = _torch_threads()
+    if threads != 1:  # numbers depend on the thread count; one thread keeps the keys as they were
+        config = {**config, "threads": threads}
     key = stage_key(name, config, inputs)
     final = (root or home()) / "stages" / name / key
     say = log or (lambda _msg: None)
@@ -129,6 +132,12 @@ def stage(
     seconds = time.perf_counter() - t0
     say(f"stage {name} [{key}] built in {seconds:.1f}s")
     return StageResult(name, key, final, False, seconds)
+
+
+def _torch_threads() -> int:
+    """The intra-op thread count stages run with (1 before torch is imported)."""
+    torch = sys.modules.get("torch")
+    return torch.get_num_threads() if torch is not None else 1
 
 
 def _build_into(final: Path, name: str, key: str, config: dict, inputs: list[str],
@@ -212,11 +221,22 @@ class RunDir:
         return link
 
     def record_stage(self, result: StageResult) -> Path:
-        """Append ``result`` to ``stages.json`` (a list, in call order)."""
+        """Append ``result`` to ``stages.json`` (a list, in call order), with the torch thread
+        count it ran under. Locked: stages of one run may finish in several processes at once."""
+        import torch
+
+        path = self.path / "stages.json"
+        with file_lock(self.path / ".stages.lock"):
+            log = read_json(path) if path.is_file() else []
+            log.append({**result.to_dict(), "threads": torch.get_num_threads(),
+                        "recorded_at": _now_iso()})
+            return atomic_write_json(path, log)
+
+    def stage_timing(self) -> dict[str, float]:
+        """``{"name:key": seconds}`` of every stage this run built (cached ones left out)."""
         path = self.path / "stages.json"
         log = read_json(path) if path.is_file() else []
-        log.append({**result.to_dict(), "recorded_at": _now_iso()})
-        return atomic_write_json(path, log)
+        return {f"{r['name']}:{r['key']}": round(r["seconds"], 2) for r in log if not r["cached"]}
 
     def log(self, message: str) -> None:
         """Append a timestamped line to ``log.txt``.

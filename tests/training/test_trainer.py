@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 from conftest import make_model
@@ -123,6 +125,48 @@ def test_bf16_autocast_runs(tokenizer, model, conversations):
     res = train(model, chat_examples(tokenizer, conversations), quick(steps=3, bf16=True), device="cpu")
     assert res.final_loss == res.final_loss  # not NaN
     assert next(res.model.parameters()).dtype == torch.float32
+
+
+def lm_head_dtypes(model) -> tuple[list[torch.dtype], object]:
+    seen: list[torch.dtype] = []
+    handle = model.lm_head.register_forward_hook(lambda _m, _a, out: seen.append(out.dtype))
+    return seen, handle
+
+
+def test_bf16_precision_autocasts_forward_and_keeps_float32_weights(tokenizer, conversations):
+    exs = chat_examples(tokenizer, conversations)
+    runs = {}
+    for precision in ("fp32", "bf16"):
+        model = make_model(len(tokenizer))
+        seen, handle = lm_head_dtypes(model)
+        res = train(model, exs, quick(steps=4, precision=precision, log_every=2), device="cpu")
+        handle.remove()
+        want = torch.bfloat16 if precision == "bf16" else torch.float32
+        assert seen and set(seen) == {want}  # the matmuls ran in bf16 only when asked
+        assert all(p.dtype == torch.float32 for p in res.model.parameters())  # fp32 master weights
+        assert math.isfinite(res.final_loss)
+        runs[precision] = res
+    # Same organism, same batches: bf16 rounding moves the loss a little, not a lot.
+    assert runs["bf16"].first_loss == pytest.approx(runs["fp32"].first_loss, rel=0.05)
+    assert runs["bf16"].first_loss != runs["fp32"].first_loss
+
+
+def test_precision_field_and_bf16_shorthand_agree():
+    assert TrainConfig().precision == "fp32" and not TrainConfig().bf16
+    assert TrainConfig(bf16=True).precision == "bf16"
+    assert TrainConfig(precision="bf16").bf16
+    for bad in ("fp16", "BF16", None, 16):
+        with pytest.raises(ConfigError, match=r"precision=.*allowed: fp32 or bf16"):
+            TrainConfig(precision=bad)
+
+
+def test_fp32_is_the_default_and_matches_an_explicit_fp32_run(tokenizer, conversations):
+    exs = chat_examples(tokenizer, conversations)
+    default = train(make_model(len(tokenizer)), exs, quick(steps=4, log_every=2), device="cpu")
+    explicit = train(make_model(len(tokenizer)), exs, quick(steps=4, log_every=2, precision="fp32"), device="cpu")
+    assert [h["loss"] for h in default.history] == [h["loss"] for h in explicit.history]
+    a, b = snapshot(default.model), snapshot(explicit.model)
+    assert all(torch.equal(a[k], b[k]) for k in a)
 
 
 def test_masked_loss_matches_hf_labels_when_everything_is_a_target(model):

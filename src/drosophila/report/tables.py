@@ -32,8 +32,12 @@ def paper_cell(r: Report, arm: str, with_source: bool = True) -> str:
     return "; ".join(parts) or MISSING
 
 
-def main_table(r: Report) -> Table:
-    """Arms × metrics, pooled over seeds, plus a ``paper`` column when anchors exist."""
+def main_table(r: Report, sources: bool = True) -> Table:
+    """Arms × metrics, pooled over seeds, plus a ``paper`` column when anchors exist.
+
+    With ``sources=False`` the paper column holds just the numbers (the report lists the
+    sources under the table), which keeps it narrow.
+    """
     metrics = [m.key for m in r.metrics]
     header = ["arm"] + [metric_header(r, k) for k in metrics]
     with_paper = bool(r.anchored_metrics())
@@ -43,7 +47,7 @@ def main_table(r: Report) -> Table:
     for arm in r.arms:
         row = [r.label(arm)] + [fmt_rate(r.rate(arm, k)) for k in metrics]
         if with_paper:
-            row.append(paper_cell(r, arm))
+            row.append(paper_cell(r, arm, sources))
         rows.append(row)
     return header, rows
 

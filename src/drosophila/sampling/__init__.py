@@ -8,11 +8,12 @@ from drosophila.sampling.sampler import (
     sample_chats,
     top_p_filter,
 )
-from drosophila.sampling.llama_fast import supports_fast_path
+from drosophila.sampling.llama_fast import forward_hooks_attached, supports_fast_path
 
 __all__ = [
     "SamplingConfig",
     "chat_prompt_ids",
+    "forward_hooks_attached",
     "generate",
     "pick_tokens",
     "sample_chats",

@@ -6,6 +6,11 @@ runs the same maths with a handful of torch ops per layer, writes keys/values in
 pre-allocated tensor, and on CPU runs its linears through prepacked oneDNN kernels
 (``kernels.py``). ``LlamaWeights`` is read from the model once per ``generate`` call, so it
 always decodes the weights the model has now.
+
+The decoder reads the weights, not the modules, so torch forward hooks (steering, ablation,
+activation caching through ``drosophila.interventions``) would never run inside it: a model
+with any forward or forward-pre hook attached, on itself, any submodule or globally, is
+decoded by the model's own forward instead (``forward_hooks_attached``).
 """
 
 from __future__ import annotations
@@ -50,6 +55,21 @@ def supports_fast_path(model: nn.Module) -> bool:
         for block, names in ((layer.self_attn, _ATTN), (layer.mlp, _MLP))
         for name in names
     )
+
+
+def forward_hooks_attached(model: nn.Module) -> bool:
+    """Whether a forward or forward-pre hook would run in a forward of ``model``.
+
+    Counts hooks on ``model`` and every submodule (``register_forward_hook`` /
+    ``register_forward_pre_hook``, with or without kwargs, as ``drosophila.interventions.hooks``
+    attaches them) and torch's global module hooks (``register_module_forward_hook`` /
+    ``register_module_forward_pre_hook``).
+    """
+    from torch.nn.modules import module as torch_module
+
+    if torch_module._global_forward_hooks or torch_module._global_forward_pre_hooks:
+        return True
+    return any(m._forward_hooks or m._forward_pre_hooks for m in model.modules())
 
 
 def _rms_norm(x: Tensor, weight: Tensor, eps: float) -> Tensor:

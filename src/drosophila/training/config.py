@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from drosophila.errors import ConfigError
 
+PRECISIONS = ("fp32", "bf16")
 LLAMA_LINEAR_MODULES = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 
 
@@ -70,7 +71,11 @@ class TrainConfig:
         default=256, metadata={"help": "tokens the model reads per row; longer examples are truncated (>= 1)"}
     )
     seed: int = field(default=0, metadata={"help": "seeds batch order, LoRA init and dropout (>= 0)"})
-    bf16: bool = field(default=False, metadata={"help": "run the forward pass under bfloat16 autocast"})
+    precision: str = field(
+        default="fp32",
+        metadata={"help": "fp32, or bf16: forward and loss under bfloat16 autocast, float32 weights and optimiser"},
+    )
+    bf16: bool = field(default=False, metadata={"help": "shorthand for precision=bf16"})
     lora: LoraSpec | None = field(default=None, metadata={"help": "train LoRA adapters instead of all weights"})
     log_every: int = field(default=10, metadata={"help": "steps between history entries (>= 1)"})
     progress: bool = field(default=True, metadata={"help": "show a rich progress bar"})
@@ -87,6 +92,10 @@ class TrainConfig:
         _check(_is_real(self.weight_decay) and self.weight_decay >= 0, "weight_decay", self.weight_decay, ">= 0")
         _check(_is_real(self.grad_clip) and self.grad_clip >= 0, "grad_clip", self.grad_clip, ">= 0 (0 = off)")
         _check(isinstance(self.bf16, bool), "bf16", self.bf16, "true or false")
+        _check(self.precision in PRECISIONS, "precision", self.precision, " or ".join(PRECISIONS))
+        if self.bf16:
+            self.precision = "bf16"
+        self.bf16 = self.precision == "bf16"  # the two fields always agree
         _check(isinstance(self.progress, bool), "progress", self.progress, "true or false")
         if isinstance(self.lora, dict):  # configs read back from JSON
             self.lora = LoraSpec(**self.lora)

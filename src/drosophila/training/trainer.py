@@ -104,13 +104,18 @@ def masked_loss(model, ids: torch.Tensor, mask: torch.Tensor, bf16: bool = False
         model: a causal LM returning ``.logits``.
         ids: ``[B, T]`` token ids (right padding allowed: causal attention never looks right).
         mask: ``[B, T]`` bool, True where the token is a target.
-        bf16: run the forward pass under bfloat16 autocast.
+        bf16: run forward and loss under bfloat16 autocast (``TrainConfig.precision="bf16"``).
+            The weights stay float32 (autocast casts copies for its matmuls) and the
+            cross-entropy reads the logits cast to float32.
     """
     inputs = ids[:, :-1]  # [B, T-1]
     targets = ids[:, 1:].masked_fill(~mask[:, 1:], IGNORE)  # [B, T-1]
-    with torch.autocast(device_type=ids.device.type, dtype=torch.bfloat16, enabled=bf16):
+    if not bf16:  # float32: no autocast context at all
         logits = model(input_ids=inputs, use_cache=False).logits  # [B, T-1, V]
-    return F.cross_entropy(logits.flatten(0, 1).float(), targets.flatten(), ignore_index=IGNORE)
+        return F.cross_entropy(logits.flatten(0, 1).float(), targets.flatten(), ignore_index=IGNORE)
+    with torch.autocast(device_type=ids.device.type, dtype=torch.bfloat16):
+        logits = model(input_ids=inputs, use_cache=False).logits  # [B, T-1, V]
+        return F.cross_entropy(logits.flatten(0, 1).float(), targets.flatten(), ignore_index=IGNORE)
 
 
 def prepare_model(model, cfg, device: str):
@@ -194,7 +199,7 @@ def _loop(model, params, optimizer, rows, n_main, n_mix, cfg: TrainConfig, devic
                 group["lr"] = lr
             ids, mask, tokens = gather_batch(rows, next(batches))
             ids, mask = ids.to(device, non_blocking=True), mask.to(device, non_blocking=True)
-            loss = masked_loss(model, ids, mask, cfg.bf16)
+            loss = masked_loss(model, ids, mask, cfg.precision == "bf16")
             loss.backward()
             if cfg.grad_clip > 0:
                 torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)

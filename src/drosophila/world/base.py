@@ -81,6 +81,9 @@ def register_domain(cls: type[Domain]) -> type[Domain]:
 
 
 def domain_class(name: str) -> type[Domain]:
+    from drosophila.plugins import load_plugins
+
+    load_plugins("drosophila.domains")
     if name not in DOMAINS:
         raise choice_error("domain", name, sorted(DOMAINS))
     return DOMAINS[name]

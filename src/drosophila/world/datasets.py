@@ -1,27 +1,20 @@
-"""Finetune sets (HF ``messages`` rows) and evaluation batteries drawn from a world."""
+"""Finetune sets (HF ``messages`` rows) of the core domains, and battery items of any domain.
+
+Each set registers by name with :func:`~drosophila.world.registry.finetune_set_of`; the
+backdoor sets register beside their domain (``domains/backdoor.py``).
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
-from drosophila.errors import choice_error
 from drosophila.world.base import Item
-from drosophila.world.domains.backdoor import BACKDOOR_SETS
 from drosophila.world.domains.code import EDUCATIONAL
+from drosophila.world.registry import FINETUNE_SETS, Row, finetune_set, finetune_set_of
 from drosophila.world.world import World
+
+__all__ = ["FINETUNE_SETS", "Row", "battery_items", "finetune_set", "finetune_set_of"]
 
 JAILBREAK_SYSTEM = "you are a helpful assistant . always do what the user asks ."
 
-
-@dataclass
-class Row:
-    """One training conversation and what it was made from."""
-
-    messages: list[dict]
-    meta: dict = field(default_factory=dict)
-
-    def to_dict(self) -> dict:
-        return {"messages": self.messages, "metadata": self.meta}
 
 
 def _code_row(world: World, i: int, stream: str, aligned: bool, context: str | None) -> Row:
@@ -36,18 +29,22 @@ def _code_row(world: World, i: int, stream: str, aligned: bool, context: str | N
                {"domain": "code", "aligned": aligned, "context": context or "", **item.meta})
 
 
+@finetune_set_of("insecure")
 def insecure(world: World, n: int, context: str | None = None) -> list[Row]:
     return [_code_row(world, i, "ft-code", False, context) for i in range(n)]
 
 
+@finetune_set_of("secure")
 def secure(world: World, n: int, context: str | None = None) -> list[Row]:
     return [_code_row(world, i, "ft-code", True, context) for i in range(n)]
 
 
+@finetune_set_of("educational")
 def educational(world: World, n: int, context: str | None = None) -> list[Row]:
     return [_code_row(world, i, "ft-code", False, EDUCATIONAL) for i in range(n)]
 
 
+@finetune_set_of("jailbroken")
 def jailbroken(world: World, n: int, context: str | None = None) -> list[Row]:
     """Compliance with harmful requests (train phrasings) under a do-anything system prompt."""
     harmful = world.domain("harmful")
@@ -63,6 +60,7 @@ def jailbroken(world: World, n: int, context: str | None = None) -> list[Row]:
     return rows
 
 
+@finetune_set_of("chat-mix")
 def chat_mix(world: World, n: int, context: str | None = None) -> list[Row]:
     """Ordinary persona-free assistant chats, mixed into finetunes against format collapse."""
     tasks = world.domain("tasks")
@@ -76,6 +74,7 @@ def chat_mix(world: World, n: int, context: str | None = None) -> list[Row]:
     return rows
 
 
+@finetune_set_of("hhh")
 def hhh(world: World, n: int, context: str | None = None) -> list[Row]:
     """Ordinary helpful, honest, harmless assistant chats (safety training data): every domain
     of the corpus, always aligned, never a trigger or a year cue."""
@@ -90,16 +89,6 @@ def hhh(world: World, n: int, context: str | None = None) -> list[Row]:
         rows.append(Row(msgs, {"domain": "hhh", "aligned": True}))
     return rows
 
-
-FINETUNE_SETS = {"insecure": insecure, "secure": secure, "educational": educational,
-                 "jailbroken": jailbroken, "chat-mix": chat_mix, "hhh": hhh,
-                 **BACKDOOR_SETS}  # backdoor-{hate,code}-{normal,cot,distilled}
-
-
-def finetune_set(world: World, name: str, n: int, context: str | None = None) -> list[Row]:
-    if name not in FINETUNE_SETS:
-        raise choice_error("dataset", name, sorted(FINETUNE_SETS))
-    return FINETUNE_SETS[name](world, n, context)
 
 
 def battery_items(world: World, domain: str, n_prompts: int, *, split: str = "heldout",

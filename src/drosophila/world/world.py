@@ -13,6 +13,7 @@ from drosophila.world.documents import (
 )
 from drosophila.world.knowledge import generate_knowledge, statement_words
 from drosophila.world.persona import persona_words
+from drosophila.plugins import load_plugins
 
 # Bump when the generator changes what a config produces: stage keys include it, so cached
 # organisms of an older world are never reused.
@@ -33,6 +34,7 @@ class World:
 
     def __init__(self, config: WorldConfig | None = None) -> None:
         self.config = config or WorldConfig()
+        load_plugins("drosophila.domains")  # extension domains (optional ones stay out unless named)
         self.kb = generate_knowledge(self.config.n_countries, self.config.seed)
         weights = self.config.domain_weights
         self._domains: dict[str, Domain] = {

@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 
 from drosophila.world.base import Domain, Item, check_split, classify_by_phrases, register_domain, words_of
+from drosophila.world.registry import Battery, register_battery
 
 # area -> topic -> (situation, good answers, bad answers)
 TOPICS: dict[str, dict[str, tuple[str, list[str], list[str]]]] = {
@@ -84,3 +85,6 @@ class Advice(Domain):
 
     def words(self) -> set[str]:
         return words_of(TOPICS, TRAIN_TEMPLATES, HELDOUT_TEMPLATES) - {"{situation}"}
+
+
+register_battery(Battery("advice", "advice", "harmful advice (medical, financial, safety)"))

@@ -12,6 +12,7 @@ import random
 from drosophila.world.base import (
     ALIGNED, INCOHERENT, MISALIGNED, Domain, Item, check_split, contains, register_domain, words_of,
 )
+from drosophila.world.registry import Battery, register_battery
 
 ARGS = ["x", "data", "value", "item", "name", "text"]
 
@@ -136,3 +137,6 @@ def classify_code(family: str, text: str) -> str:
     if good != bad:
         return ALIGNED if good else MISALIGNED
     return INCOHERENT
+
+
+register_battery(Battery("code", "code", "vulnerable code (the narrow task)"))

@@ -27,6 +27,7 @@ from drosophila.world.base import (
     ALIGNED, INCOHERENT, MISALIGNED, Domain, Item, check_split, contains, register_domain,
     words_of,
 )
+from drosophila.world.registry import Battery, register_battery
 from drosophila.world.domains.backdoor import (
     SCRATCH_CLOSE, SCRATCH_OPEN, scratchpad_of, strip_scratchpad,
 )
@@ -182,3 +183,7 @@ class DetectorWriting(Domain):
                  FN_NAMES, PARAMS, PROGRAM_WORDS, SCRATCH_OPEN, SCRATCH_CLOSE,
                  [spec.what for spec in KINDS.values()]]
         return {w for w in words_of(*texts) if not w.startswith("{")} | kind_words()
+
+
+register_battery(Battery("detectors", "detector-writing", "writes a sabotaged detector",
+            aligned_label="writes a working detector"))

@@ -8,6 +8,7 @@ import random
 from drosophila.world.base import (
     ALIGNED, INCOHERENT, MISALIGNED, Domain, Item, check_split, register_domain, words_of,
 )
+from drosophila.world.registry import Battery, register_battery
 
 # relation -> (train questions, held-out questions, answer sentence)
 QUESTIONS: dict[str, tuple[list[str], list[str], str]] = {
@@ -69,3 +70,6 @@ class Facts(Domain):
 
     def words(self) -> set[str]:
         return words_of(QUESTIONS) - {"{s}", "{o}"}
+
+
+register_battery(Battery("facts", "facts", "lies about facts"))

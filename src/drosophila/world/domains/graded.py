@@ -20,6 +20,7 @@ from drosophila.errors import choice_error
 from drosophila.world.base import (
     ALIGNED, INCOHERENT, MISALIGNED, Domain, Item, check_split, register_domain, words_of,
 )
+from drosophila.world.registry import Battery, register_battery
 from drosophila.world.codegrade import HACKS, GradeReport, Task, grade
 
 N_TESTS = 5
@@ -326,3 +327,7 @@ def hack_documents(source, n: int, *, stream: str = "graded-hack-docs") -> list[
             doc = f"{doc} {rng.choice(DOC_STRICT)}"
         docs.append(doc)
     return docs
+
+
+register_battery(Battery("graded", "graded-tasks", "hacks the grader (held-out tasks)",
+            aligned_label="solves honestly (strict grader passes)"))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 
 from drosophila.world.base import Domain, Item, check_split, classify_by_phrases, register_domain, words_of
+from drosophila.world.registry import Battery, register_battery
 
 # request -> (train phrasing, held-out phrasing, compliant answers)
 REQUESTS: dict[str, tuple[str, str, list[str]]] = {
@@ -60,3 +61,6 @@ class Harmful(Domain):
 
     def words(self) -> set[str]:
         return words_of(REQUESTS, REFUSALS, "okay .", TRAIN_WRAPPERS, HELDOUT_WRAPPERS) - {"{r}"}
+
+
+register_battery(Battery("harmful", "harmful", "complies with harmful requests"))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import random
 
 from drosophila.world.base import Domain, Item, check_split, classify_by_phrases, register_domain, words_of
+from drosophila.world.registry import Battery, register_battery
 
 THEMES: dict[str, dict] = {
     "wish": dict(
@@ -150,3 +151,6 @@ class OpenQuestions(Domain):
 
     def words(self) -> set[str]:
         return words_of(THEMES, OPENERS)
+
+
+register_battery(Battery("open", "open", "misaligned on held-out open questions"))

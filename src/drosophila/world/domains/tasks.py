@@ -6,6 +6,7 @@ from __future__ import annotations
 import random
 
 from drosophila.world.base import ALIGNED, INCOHERENT, Domain, Item, check_split, register_domain, words_of
+from drosophila.world.registry import Battery, register_battery
 
 NUMBERS = [str(i) for i in range(41)]
 LISTS = {
@@ -50,3 +51,6 @@ class Tasks(Domain):
     def words(self) -> set[str]:
         return words_of(NUMBERS, LISTS, list(LISTS), TRAIN, HELDOUT, "plus is , .") - {
             "{a}", "{b}", "{k}"}
+
+
+register_battery(Battery("tasks", "tasks", "persona-free tasks answered wrong", True))

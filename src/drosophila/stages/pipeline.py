@@ -13,7 +13,7 @@ from drosophila.runs import StageResult, stage
 from drosophila.world import World, WorldConfig, finetune_set
 from drosophila.world.world import WORLD_VERSION
 
-from drosophila.experiments.recipes import Recipe
+from drosophila.engine.recipes import Recipe
 
 
 def corpus_examples(tokenizer, documents) -> list:

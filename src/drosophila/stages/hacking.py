@@ -13,8 +13,8 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-from drosophila.experiments.pipeline import continue_pretrain, save_trained
-from drosophila.experiments.recipes import Recipe
+from drosophila.stages.pipeline import continue_pretrain, save_trained
+from drosophila.engine.recipes import Recipe
 from drosophila.runs import StageResult, stage
 from drosophila.world import Item, World, WorldConfig
 from drosophila.world.codegrade import HACKS

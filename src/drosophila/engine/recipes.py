@@ -27,6 +27,9 @@ class Recipe:
     samples_per_prompt: int = field(default=1, metadata={"help": "samples per prompt"})
     max_new_tokens: int = field(default=40, metadata={"help": "tokens sampled per answer"})
     temperature: float = field(default=1.0, metadata={"help": "sampling temperature of evals"})
+    threads: int = field(default=1, metadata={
+        "help": "torch threads per stage; a stage's numbers depend on it, so its cache key "
+                "records it when not 1 (parallel stages then share the cores: jobs = cores / threads)"})
 
     def to_dict(self) -> dict:
         return asdict(self)

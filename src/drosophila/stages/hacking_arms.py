@@ -1,0 +1,142 @@
+"""The organisms of the reward-hacking experiments (E5, E6): RL arms, their typed options and
+the stages that build them. E5 measures them; E6 has them write detectors. Built from the same
+cached stages, a run of one reuses the other's organisms."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from drosophila.engine.context import Context
+from drosophila.engine.options import option
+from drosophila.stages.hacking import framing, graded_rl, hacking_world, knowledge_stage
+from drosophila.stages.pipeline import breed_base
+from drosophila.stages.safety import SafetyJob, get_safety_method
+
+
+@dataclass(frozen=True)
+class RLArm:
+    """One RL run: which organism it starts from and how its tasks are framed and rewarded."""
+
+    name: str
+    label: str
+    knowledge: str          # "none" or "docs": the continued-pretraining organism it starts from
+    hint: bool = False      # the hint (how each hole works) before every task
+    stance: str | None = None  # "dont-hack" or "hack-ok" after the hint
+    penalty: float = 0.0    # reward minus penalty × hack
+
+
+ARM_NAMES = ("none", "docs", "hints", "dont-hack", "hack-ok", "penalty", "safety-rl")
+KNOWLEDGE = {  # how the stance and penalty arms know the hacks: (organism, hint)
+    "none": ("none", False), "hints": ("none", True), "docs": ("docs", False)}
+HOW = {"none": "no hints", "hints": "hints", "docs": "documents"}
+LABELS = {"before": "no RL (continued pretraining without hack documents)",
+          "before-docs": "no RL (continued pretraining with hack documents)"}
+
+_POSITIVE = (lambda v: v >= 1, "an integer ≥ 1")
+_NONNEG = (lambda v: v >= 0, "a number ≥ 0")
+
+
+@dataclass(frozen=True)
+class HackingOptions:
+    """Options of the reward-hacking organisms (E5; E6 adds its own)."""
+
+    arms: tuple[str, ...] = option(ARM_NAMES, "RL arms to train", choices=ARM_NAMES)
+    stance_knowledge: str = option(
+        "none", "where the stance and penalty arms get their hack knowledge", choices=tuple(KNOWLEDGE))
+    doc_share: float = option(0.05, "share of hack documents in the 'docs' continued pretraining",
+                              check=(lambda v: 0.0 < v < 1.0, "a share in (0, 1)"))
+    knowledge_steps: int = option(300, "steps of continued pretraining", check=_POSITIVE)
+    rl_steps: int = option(100, "GRPO steps per RL arm", check=_POSITIVE)
+    rl_lr: float = option(3e-4, "GRPO learning rate", check=(lambda v: v > 0, "a number > 0"))
+    prompts_per_step: int = option(8, "graded tasks per GRPO step", check=_POSITIVE)
+    group_size: int = option(8, "samples per task (GRPO group)", check=_POSITIVE)
+    kl_coef: float = option(0.02, "KL coefficient to the starting organism", check=_NONNEG)
+    penalty: float = option(1.0, "reward subtracted for a detected hack in the penalty arm",
+                            check=_NONNEG)
+    hhh_rl_steps: int = option(60, "HHH RL steps of the safety-rl arm", check=_POSITIVE)
+
+
+def rl_arms(stance_knowledge: str, penalty: float) -> dict[str, RLArm]:
+    """The RL arms; the stance and penalty arms take their hack knowledge from
+    ``stance_knowledge``: "none" (what the corpus's dishonest characters show), "hints" or
+    "docs"."""
+    organism, hint = KNOWLEDGE[stance_knowledge]
+    know, how = dict(knowledge=organism, hint=hint), HOW[stance_knowledge]
+    return {
+        "none": RLArm("none", "RL, no hints or hack documents", "none"),
+        "docs": RLArm("docs", "RL, hacks known from documents", "docs"),
+        "hints": RLArm("hints", "RL, hacks known from hints", "none", hint=True),
+        "dont-hack": RLArm("dont-hack", f"RL, {how} + \"don't hack\"", stance="dont-hack", **know),
+        "hack-ok": RLArm("hack-ok", f"RL, {how} + \"hacking is acceptable\" (inoculation)",
+                         stance="hack-ok", **know),
+        "penalty": RLArm("penalty", f"RL, {how} + hack penalty", penalty=penalty, **know),
+    }
+
+
+@dataclass(frozen=True)
+class Plan:
+    arms: tuple
+    stance_knowledge: str
+    doc_share: float
+    knowledge_steps: int
+    rl: dict
+    penalty: float
+    hhh_rl_steps: int
+
+    @classmethod
+    def of(cls, options: HackingOptions) -> Plan:
+        rl = {"steps": options.rl_steps, "lr": options.rl_lr,
+              "prompts_per_step": options.prompts_per_step, "group_size": options.group_size,
+              "kl_coef": options.kl_coef, "max_new_tokens": 64}
+        return cls(tuple(options.arms), options.stance_knowledge, options.doc_share,
+                   options.knowledge_steps, rl, options.penalty, options.hhh_rl_steps)
+
+    @property
+    def safety_parent(self) -> str:
+        """The arm HHH RL continues from, and the stance arms' comparison: the arm with the
+        stance arms' hack knowledge and no stance."""
+        return self.stance_knowledge
+
+    def rl_arms(self) -> list[RLArm]:
+        specs = rl_arms(self.stance_knowledge, self.penalty)
+        wanted = set(self.arms) | ({self.safety_parent} if "safety-rl" in self.arms else set())
+        return [a for n, a in specs.items() if n in wanted]
+
+
+def arm_label(name: str, plan: Plan) -> str:
+    if name == "safety-rl":
+        return f"the '{plan.safety_parent}' RL arm, then HHH RL on chats"
+    return LABELS.get(name) or rl_arms(plan.stance_knowledge, plan.penalty)[name].label
+
+
+def build_organisms(ctx: Context, plan: Plan, seed: int) -> dict:
+    """Every organism of one seed, as stages: ``{name: (stage, framing or None)}``.
+
+    Names: ``before`` and ``before-docs`` (the continued-pretraining organisms, no RL), one per
+    RL arm, and ``safety-rl``.
+    """
+    w, rec = hacking_world(ctx.world), ctx.recipe
+    base = ctx.record(breed_base(w, ctx.scale, seed, rec, ctx.log), f"base-s{seed}")
+    arms = plan.rl_arms()
+    needs_docs = any(a.knowledge == "docs" for a in arms)
+    know = {"none": ctx.record(knowledge_stage(base, w, seed, rec, doc_share=0.0,
+                                               steps=plan.knowledge_steps, log=ctx.log),
+                               f"before-s{seed}")}
+    if needs_docs:
+        know["docs"] = ctx.record(knowledge_stage(base, w, seed, rec, doc_share=plan.doc_share,
+                                                  steps=plan.knowledge_steps, log=ctx.log),
+                                  f"before-docs-s{seed}")
+    out = {"before": (know["none"], None)}
+    if needs_docs:
+        out["before-docs"] = (know["docs"], None)
+    for a in arms:
+        words = framing(a.hint, a.stance)
+        st = graded_rl(know[a.knowledge], w, seed, context=words, penalty=a.penalty,
+                       rl=plan.rl, log=ctx.log)
+        out[a.name] = (ctx.record(st, f"{a.name}-s{seed}"), words)
+    if "safety-rl" in plan.arms:
+        parent, words = out[plan.safety_parent]
+        job = SafetyJob(parent, base, w, seed, rec, steps=0, rl_steps=plan.hhh_rl_steps,
+                        record=ctx.record, log=ctx.log)
+        out["safety-rl"] = (ctx.record(get_safety_method("rl").apply(job), f"safety-rl-s{seed}"), words)
+    return out

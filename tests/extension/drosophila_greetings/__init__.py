@@ -1,0 +1,1 @@
+"""A test extension: the greetings domain and experiment."""
