@@ -26,6 +26,7 @@ import platform
 import statistics
 import subprocess
 import time
+import warnings
 from collections.abc import Callable
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach for the hub
@@ -51,6 +52,8 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--train-batch", type=int, default=16)
     p.add_argument("--seq-len", type=int, default=64)
     p.add_argument("--precision-scales", default="small,base", help="scales for bf16 vs fp32 training ('' skips)")
+    p.add_argument("--precision-steps", type=int, default=3,
+                   help="training steps per bf16/fp32 run (bf16 is slow on CPUs without bf16 instructions)")
     p.add_argument("--threads", type=int, default=None, help="torch threads (default: configure_torch)")
     p.add_argument("--device", default=None, help="default: cuda if available, else cpu")
     p.add_argument("--skip-train", action="store_true", help="sampling only")
@@ -59,27 +62,30 @@ def parse_args() -> argparse.Namespace:
     args = p.parse_args()
     if args.quick:
         args.repeats, args.train_steps = min(args.repeats, 3), min(args.train_steps, 8)
+        args.precision_steps = min(args.precision_steps, 2)
     return args
 
 
 def cpu_info() -> tuple[str, dict[str, bool]]:
-    """The CPU's model name and which bf16-related instruction sets it reports."""
-    name, flags = platform.processor() or platform.machine(), set()
+    """The CPU's model name (``/proc/cpuinfo``, else ``lscpu``) and which bf16-related flags it has."""
+    name, flags = "", set()
     try:
         with open("/proc/cpuinfo") as fh:
             for line in fh:
-                key, _, value = line.partition(":")
-                if key.strip() == "model name" and name in ("", platform.machine(), platform.processor()):
-                    name = value.strip()
-                elif key.strip() == "flags" and not flags:
+                key, _, value = (part.strip() for part in line.partition(":"))
+                if key == "model name" and not name:
+                    name = value
+                elif key in ("flags", "Features") and not flags:
                     flags = set(value.split())
-    except OSError:  # not Linux: lscpu is absent too; sysctl names the CPU on macOS
+    except OSError:
+        pass
+    if not name:
         try:
-            name = subprocess.run(["sysctl", "-n", "machdep.cpu.brand_string"], capture_output=True,
-                                  text=True, check=True).stdout.strip() or name
+            out = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
+            name = next((ln.split(":", 1)[1].strip() for ln in out.splitlines() if ln.startswith("Model name")), "")
         except (OSError, subprocess.CalledProcessError):
             pass
-    return name, {f: f in flags for f in BF16_FLAGS}
+    return name or platform.processor() or platform.machine(), {f: f in flags for f in BF16_FLAGS}
 
 
 def random_prompts(n: int, vocab: int, seed: int, lo: int = 16, hi: int = 32) -> list[list[int]]:
@@ -164,8 +170,9 @@ def training_examples(tok, args: argparse.Namespace, seed: int = 2):
 def train_config(args: argparse.Namespace, **kw):
     from drosophila.training import TrainConfig
 
-    return TrainConfig(steps=args.train_steps, batch_size=args.train_batch, lr=1e-4, warmup_steps=1,
-                       seq_len=args.seq_len, seed=0, progress=False, **kw)
+    kw = {"steps": args.train_steps, **kw}
+    return TrainConfig(batch_size=args.train_batch, lr=1e-4, warmup_steps=1, seq_len=args.seq_len, seed=0,
+                       progress=False, **kw)
 
 
 def bench_training(model, tok, args: argparse.Namespace, device: str) -> dict[str, float]:
@@ -193,16 +200,25 @@ def bench_training(model, tok, args: argparse.Namespace, device: str) -> dict[st
 
 
 def bench_precision(scale: str, tok, args: argparse.Namespace, device: str) -> dict[str, float]:
-    """Training tokens/s with ``precision="bf16"`` vs ``"fp32"``: same organism, same batches."""
+    """Training tokens/s with ``precision="bf16"`` vs ``"fp32"``: same organism, same batches.
+
+    One timed run of ``--precision-steps`` steps each, after a one-step warm-up run of each
+    (bf16 can be an order of magnitude slower on a CPU without bf16 instructions, so runs are
+    kept short); the time is the optimisation loop's own (``TrainResult.seconds``).
+    """
     from drosophila.training import train
 
     model = new_organism(scale, tok, seed=0).model
     _, examples = training_examples(tok, args)
-    cfgs = {"ours": train_config(args, precision="bf16"), "base": train_config(args, precision="fp32")}
-    fns = {k: (lambda c=c: train(copy.deepcopy(model), examples, c, device=device)) for k, c in cfgs.items()}
-    secs = interleaved(fns, max(1, (args.repeats + 1) // 2))
-    n_tokens = args.train_steps * args.train_batch * args.seq_len
-    return {k: n_tokens / v for k, v in secs.items()}
+    steps = args.precision_steps
+    times: dict[str, list[float]] = {"ours": [], "base": []}
+    for precision, key in (("bf16", "ours"), ("fp32", "base")):
+        train(copy.deepcopy(model), examples, train_config(args, precision=precision, steps=1), device=device)
+    for precision, key in (("bf16", "ours"), ("fp32", "base")):
+        cfg = train_config(args, precision=precision, steps=steps)
+        times[key].append(train(copy.deepcopy(model), examples, cfg, device=device).seconds)
+    n_tokens = steps * args.train_batch * args.seq_len
+    return {k: n_tokens / statistics.median(v) for k, v in times.items()}
 
 
 STEP_OPS = {  # torch.profiler op names -> part of the decode step
@@ -244,6 +260,10 @@ def print_table(header: dict[str, str], rows: list[tuple[str, str, dict[str, flo
 
 def main() -> None:
     args = parse_args()
+    warnings.filterwarnings("ignore", category=FutureWarning)  # transformers' renamed-argument notices
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()
     threads = configure_torch(args.threads)
     device = args.device or device_default()
     tok = build_tokenizer([f"w{i}" for i in range(1000)] + PUNCTUATION)
@@ -257,7 +277,8 @@ def main() -> None:
         "torch": torch.__version__,
         "organism": f"{args.scale}, {n_params(model):,} params, vocab {len(tok)}",
         "sampling": f"batch {args.batch}, prompts 16-32 tokens, {args.new_tokens} new tokens, T=1, top_p=1",
-        "training": f"{args.train_steps} steps x batch {args.train_batch} x seq {args.seq_len}, AdamW",
+        "training": f"{args.train_steps} steps x batch {args.train_batch} x seq {args.seq_len}, AdamW "
+                    f"(bf16 vs fp32: one run of {args.precision_steps} steps each, optimiser loop time)",
         "repeats": f"{args.repeats} (median; training {max(1, (args.repeats + 1) // 2)})",
     }
     rows = [("sampling", f"sampler ({args.scale})", bench_sampling(model, tok, args, device), "HF generate")]

