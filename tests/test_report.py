@@ -334,7 +334,7 @@ def read_json_like(results: dict) -> dict:
 
 
 def test_series_of_one_group_share_a_colour(tmp_path, monkeypatch):
-    from drosophila.report import plots
+    from drosophila.report import figure_plots as plots
     from drosophila.report.extras import parse_figures
 
     def spec(groups):
@@ -516,7 +516,7 @@ def test_malformed_bars_raise_a_clear_error(tmp_path: Path, change, match: str) 
 
 
 def test_bars_figure_draws(tmp_path: Path, monkeypatch) -> None:
-    from drosophila.report import plots
+    from drosophila.report import figure_plots as plots
     from drosophila.report.extras import parse_figures
 
     drawn = []

@@ -6,6 +6,7 @@ STATUS = "loss {loss:.2f}"
 
 
 def test_lines_mode_prints_start_periodic_and_end_lines(monkeypatch, capsys):
+    monkeypatch.delenv("DROSOPHILA_LOG_PREFIX", raising=False)
     monkeypatch.setenv("DROSOPHILA_PROGRESS", "lines")
     monkeypatch.setenv("DROSOPHILA_PROGRESS_EVERY", "0")
     with StepProgress(True, "pretrain tiny s0", 3, STATUS) as bar:
@@ -35,3 +36,11 @@ def test_off_a_terminal_the_default_is_lines_and_disabled_prints_nothing(monkeyp
     with StepProgress(False, "x", 2, STATUS) as bar:
         bar.log({"loss": 1.0}, advance=True)
     assert capsys.readouterr().out == ""
+
+
+def test_a_worker_prefixes_its_lines_with_its_task(monkeypatch, capsys):
+    monkeypatch.setenv("DROSOPHILA_PROGRESS", "lines")
+    monkeypatch.setenv("DROSOPHILA_LOG_PREFIX", "[base main s1] ")
+    with StepProgress(True, "pretrain small s1", 2, STATUS):
+        pass
+    assert capsys.readouterr().out.splitlines()[0] == "[base main s1] pretrain small s1: 2 steps"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import os
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
@@ -68,7 +69,9 @@ class Context:
 
 def _call(fn: Callable, ctx: Context, item):
     if in_worker():
-        ctx = Context(**{**ctx.__dict__, "tag": f"[{_label(item)}] ", "jobs": 1, "ray_address": None})
+        tag = f"[{_label(item)}] "
+        os.environ["DROSOPHILA_LOG_PREFIX"] = tag  # training progress lines carry it too
+        ctx = Context(**{**ctx.__dict__, "tag": tag, "jobs": 1, "ray_address": None})
     return fn(ctx, item)
 
 

@@ -3,7 +3,8 @@
 On a terminal: a rich progress bar. Off a terminal (a log file, CI, a worker process): plain
 lines, one when the stage starts, one every ``DROSOPHILA_PROGRESS_EVERY`` seconds (default 30)
 with step, loss and tokens/s, and one when it ends. ``DROSOPHILA_PROGRESS`` forces a mode:
-``bar``, ``lines`` or ``off``.
+``bar``, ``lines`` or ``off``. In a worker process every line starts with the worker's task
+(``DROSOPHILA_LOG_PREFIX``, e.g. ``[base main s1] ``).
 """
 
 from __future__ import annotations
@@ -87,4 +88,4 @@ class StepProgress:
 
     @staticmethod
     def _line(text: str) -> None:
-        print(text, flush=True)
+        print(os.environ.get("DROSOPHILA_LOG_PREFIX", "") + text, flush=True)
