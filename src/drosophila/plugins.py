@@ -16,6 +16,8 @@ from __future__ import annotations
 import importlib
 import importlib.metadata
 
+from drosophila.errors import DrosophilaError, choice_error
+
 GROUPS = ("drosophila.domains", "drosophila.batteries", "drosophila.safety_methods",
           "drosophila.experiments")
 # What each group means for the built-ins: modules imported before the group's entry points.
@@ -41,7 +43,14 @@ def load_plugins(*groups: str) -> None:
             try:
                 ep.load()
             except Exception as e:  # a broken extension names itself instead of a traceback
-                from drosophila.errors import DrosophilaError
-
                 raise DrosophilaError(f"extension {ep.name!r} ({ep.value}) in {group} failed to "
                                       f"load: {type(e).__name__}: {e}") from e
+
+
+def lookup(table: dict, name: str, *, kind: str, groups: tuple[str, ...]):
+    """``table[name]`` once the built-ins and extensions of ``groups`` are loaded; a name that
+    is not there raises a one-line error listing the ones that are."""
+    load_plugins(*groups)
+    if name not in table:
+        raise choice_error(kind, name, sorted(table))
+    return table[name]

@@ -10,8 +10,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from drosophila.engine.options import NoOptions
-from drosophila.errors import choice_error
-from drosophila.plugins import load_plugins
+from drosophila.plugins import load_plugins, lookup
 
 
 @dataclass
@@ -57,10 +56,7 @@ def experiment(name: str, *, code: str, title: str, anchor: str, summary: str,
 
 
 def get_experiment(name: str) -> ExperimentSpec:
-    load_plugins("drosophila.experiments")
-    if name not in EXPERIMENTS:
-        raise choice_error("experiment", name, sorted(EXPERIMENTS))
-    return EXPERIMENTS[name]
+    return lookup(EXPERIMENTS, name, kind="experiment", groups=("drosophila.experiments",))
 
 
 def list_experiments() -> list[ExperimentSpec]:

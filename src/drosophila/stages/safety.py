@@ -21,8 +21,7 @@ from drosophila.evals.stats import Rate, wilson
 from drosophila.stages.pipeline import finetune, save_trained
 from drosophila.engine.recipes import Recipe
 from drosophila.io import atomic_write_json, atomic_write_jsonl, read_json, read_jsonl
-from drosophila.errors import choice_error
-from drosophila.plugins import load_plugins
+from drosophila.plugins import load_plugins, lookup
 from drosophila.runs import StageResult, stage
 from drosophila.world import World, WorldConfig
 from drosophila.world.base import Item
@@ -249,10 +248,7 @@ def safety_method(name: str, *, label: str, arm: str, needs_scratchpad: bool = F
 
 
 def get_safety_method(name: str) -> SafetyMethod:
-    load_plugins("drosophila.safety_methods")
-    if name not in SAFETY_METHODS:
-        raise choice_error("safety method", name, sorted(SAFETY_METHODS))
-    return SAFETY_METHODS[name]
+    return lookup(SAFETY_METHODS, name, kind="safety method", groups=("drosophila.safety_methods",))
 
 
 def safety_method_names() -> list[str]:

@@ -81,12 +81,9 @@ def register_domain(cls: type[Domain]) -> type[Domain]:
 
 
 def domain_class(name: str) -> type[Domain]:
-    from drosophila.plugins import load_plugins
+    from drosophila.plugins import lookup
 
-    load_plugins("drosophila.domains")
-    if name not in DOMAINS:
-        raise choice_error("domain", name, sorted(DOMAINS))
-    return DOMAINS[name]
+    return lookup(DOMAINS, name, kind="domain", groups=("drosophila.domains",))
 
 
 def check_split(split: str) -> None:

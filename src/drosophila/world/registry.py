@@ -11,8 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable
 
-from drosophila.errors import choice_error
-from drosophila.plugins import load_plugins
+from drosophila.plugins import lookup
 
 
 @dataclass
@@ -42,10 +41,8 @@ def finetune_set_of(name: str):
 
 def finetune_set(world, name: str, n: int, context: str | None = None) -> list[Row]:
     """``n`` rows of the finetune set ``name`` drawn from ``world``."""
-    load_plugins("drosophila.domains")
-    if name not in FINETUNE_SETS:
-        raise choice_error("dataset", name, sorted(FINETUNE_SETS))
-    return FINETUNE_SETS[name](world, n, context)
+    build = lookup(FINETUNE_SETS, name, kind="dataset", groups=("drosophila.domains",))
+    return build(world, n, context)
 
 
 @dataclass(frozen=True)
@@ -69,7 +66,4 @@ def register_battery(b: Battery) -> Battery:
 
 
 def get_battery(name: str) -> Battery:
-    load_plugins("drosophila.domains", "drosophila.batteries")
-    if name not in BATTERIES:
-        raise choice_error("battery", name, sorted(BATTERIES))
-    return BATTERIES[name]
+    return lookup(BATTERIES, name, kind="battery", groups=("drosophila.domains", "drosophila.batteries"))
