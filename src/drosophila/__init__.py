@@ -8,6 +8,8 @@ The public API, in the order data flows::
     from drosophila import SamplingConfig, generate, sample_chats   # fast batched sampling
     from drosophila import evaluate, parse_batteries, wilson        # batteries and intervals
     from drosophila import run_experiment, list_experiments         # the catalogue
+    from drosophila import experiment, option, Context              # writing an experiment
+    from drosophila import register_domain, register_battery, finetune_set_of, safety_method
 
 Heavy modules (torch, transformers) load on first use of a name that needs them.
 """
@@ -33,6 +35,11 @@ _EXPORTS = {
     "wilson": "drosophila.evals", "Rate": "drosophila.evals",
     "run_experiment": "drosophila.experiments", "list_experiments": "drosophila.experiments",
     "render_report": "drosophila.report",
+    "experiment": "drosophila.engine", "option": "drosophila.engine", "Context": "drosophila.engine",
+    "register_domain": "drosophila.world", "register_battery": "drosophila.world.registry",
+    "Battery": "drosophila.world.registry", "finetune_set_of": "drosophila.world.registry",
+    "Row": "drosophila.world.registry", "safety_method": "drosophila.stages",
+    "SafetyJob": "drosophila.stages",
 }
 
 __all__ = sorted(_EXPORTS)
