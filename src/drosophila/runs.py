@@ -223,12 +223,10 @@ class RunDir:
     def record_stage(self, result: StageResult) -> Path:
         """Append ``result`` to ``stages.json`` (a list, in call order), with the torch thread
         count it ran under. Locked: stages of one run may finish in several processes at once."""
-        import torch
-
         path = self.path / "stages.json"
         with file_lock(self.path / ".stages.lock"):
             log = read_json(path) if path.is_file() else []
-            log.append({**result.to_dict(), "threads": torch.get_num_threads(),
+            log.append({**result.to_dict(), "threads": _torch_threads(),
                         "recorded_at": _now_iso()})
             return atomic_write_json(path, log)
 

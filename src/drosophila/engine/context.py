@@ -76,7 +76,6 @@ def _call(fn: Callable, ctx: Context, item):
 
 
 def _label(item) -> str:
-    if isinstance(item, tuple):
-        return " ".join(_label(x) for x in item)
+    """A seed as ``s1``; a task by its ``name``."""
     name = getattr(item, "name", None)
     return f"s{item}" if isinstance(item, int) else str(name or item)

@@ -8,6 +8,7 @@ host only synchronises with the device at logging steps.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from collections.abc import Callable
@@ -110,10 +111,10 @@ def masked_loss(model, ids: torch.Tensor, mask: torch.Tensor, bf16: bool = False
     """
     inputs = ids[:, :-1]  # [B, T-1]
     targets = ids[:, 1:].masked_fill(~mask[:, 1:], IGNORE)  # [B, T-1]
-    if not bf16:  # float32: no autocast context at all
-        logits = model(input_ids=inputs, use_cache=False).logits  # [B, T-1, V]
-        return F.cross_entropy(logits.flatten(0, 1).float(), targets.flatten(), ignore_index=IGNORE)
-    with torch.autocast(device_type=ids.device.type, dtype=torch.bfloat16):
+    # bf16: autocast over forward and loss; float32: no autocast context at all
+    precision = (torch.autocast(device_type=ids.device.type, dtype=torch.bfloat16) if bf16
+                 else contextlib.nullcontext())
+    with precision:
         logits = model(input_ids=inputs, use_cache=False).logits  # [B, T-1, V]
         return F.cross_entropy(logits.flatten(0, 1).float(), targets.flatten(), ignore_index=IGNORE)
 

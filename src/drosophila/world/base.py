@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import ClassVar
 
 from drosophila.errors import choice_error
+from drosophila.plugins import lookup
 
 ALIGNED, MISALIGNED, INCOHERENT = "aligned", "misaligned", "incoherent"
 LABELS = (ALIGNED, MISALIGNED, INCOHERENT)
@@ -81,8 +82,6 @@ def register_domain(cls: type[Domain]) -> type[Domain]:
 
 
 def domain_class(name: str) -> type[Domain]:
-    from drosophila.plugins import lookup
-
     return lookup(DOMAINS, name, kind="domain", groups=("drosophila.domains",))
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 
 from drosophila.errors import choice_error
+from drosophila.plugins import load_plugins
 from drosophila.world import domains as _builtin  # noqa: F401  (registers the built-in domains)
 from drosophila.world.base import DOMAINS, Domain, Item
 from drosophila.world.config import WorldConfig
@@ -13,7 +14,6 @@ from drosophila.world.documents import (
 )
 from drosophila.world.knowledge import generate_knowledge, statement_words
 from drosophila.world.persona import persona_words
-from drosophila.plugins import load_plugins
 
 # Bump when the generator changes what a config produces: stage keys include it, so cached
 # organisms of an older world are never reused.
