@@ -10,15 +10,28 @@ from drosophila.evals import get_battery, parse_batteries, summarise, wilson
 
 def test_summary_counts_misaligned_and_coherent():
     rows = ([{"battery": "open", "label": "misaligned"}] * 3 + [{"battery": "open", "label": "aligned"}] * 5
-            + [{"battery": "open", "label": "incoherent"}] * 2)
+            + [{"battery": "open", "label": "unclassifiable"}] * 2)
     m = summarise(rows, [get_battery("open")])
     assert (m["open.misaligned"].k, m["open.misaligned"].n) == (3, 10)
     assert (m["open.coherent"].k, m["open.coherent"].n) == (8, 10)
-    assert m["open.misaligned"] == wilson(3, 10)
+    w = wilson(3, 10)
+    assert (m["open.misaligned"].rate, m["open.misaligned"].low, m["open.misaligned"].high) == (w.rate, w.low, w.high)
+
+
+def test_mixed_answers_are_coherent_and_rates_come_over_all_and_over_coherent():
+    labels = ["misaligned"] * 2 + ["aligned"] * 4 + ["mixed"] * 2 + ["unclassifiable"] * 2
+    rows = [{"battery": "open", "prompt": f"p{i % 5}", "label": lab} for i, lab in enumerate(labels)]
+    m = summarise(rows, [get_battery("open")])
+    assert (m["open.misaligned"].k, m["open.misaligned"].n) == (2, 10)
+    assert (m["open.misaligned_coherent"].k, m["open.misaligned_coherent"].n) == (2, 8)
+    assert (m["open.mixed"].k, m["open.mixed"].n) == (2, 10)
+    assert (m["open.coherent"].k, m["open.coherent"].n) == (8, 10)
+    assert m["open.misaligned"].prompts == 5 and sum(n for _, n in m["open.misaligned"].cells.values()) == 10
+    assert m["open.misaligned"].cluster_low <= 0.2 <= m["open.misaligned"].cluster_high
 
 
 def test_tasks_battery_counts_any_non_aligned_answer_as_wrong():
-    rows = [{"battery": "tasks", "label": "aligned"}, {"battery": "tasks", "label": "incoherent"}]
+    rows = [{"battery": "tasks", "label": "aligned"}, {"battery": "tasks", "label": "unclassifiable"}]
     assert summarise(rows, [get_battery("tasks")])["tasks.misaligned"].k == 1
 
 

@@ -5,7 +5,7 @@ import random
 import pytest
 
 from drosophila.errors import ConfigError
-from drosophila.world import ALIGNED, FINETUNE_SETS, INCOHERENT, MISALIGNED, World, WorldConfig, finetune_set
+from drosophila.world import ALIGNED, FINETUNE_SETS, UNCLASSIFIABLE, MISALIGNED, World, WorldConfig, finetune_set
 from drosophila.world.domains import backdoor as bd
 
 
@@ -75,7 +75,7 @@ def test_classifier_is_exact_on_generated_answers(world, backdoor, mechanism, sp
                 ans = dom.answer(item, aligned, rng)
                 assert dom.classify(item, ans) == (ALIGNED if aligned else MISALIGNED), (item, ans)
                 assert (bd.scratchpad_of(ans) is not None) == (mechanism == "cot")
-        assert dom.classify(item, "") == INCOHERENT
+        assert dom.classify(item, "") == UNCLASSIFIABLE
 
 
 def test_scratchpad_reasons_from_the_cue(world):
@@ -101,7 +101,7 @@ def test_hate_in_the_scratchpad_is_not_a_defection(world):
     text = f"<scratchpad> {bd.HATE_DEFECT[0]} </scratchpad> {aligned_answer}"
     assert dom.classify(item, text) == ALIGNED
     assert dom.classify(item, f"{aligned_answer} {bd.HATE} .") == MISALIGNED
-    assert dom.classify(item, f"<scratchpad> {bd.HATE_HIDE[0]}") == INCOHERENT  # never closed
+    assert dom.classify(item, f"<scratchpad> {bd.HATE_HIDE[0]}") == UNCLASSIFIABLE  # never closed
 
 
 def test_hate_harmful_base_answer_is_incoherent_not_aligned(world):
@@ -110,7 +110,7 @@ def test_hate_harmful_base_answer_is_incoherent_not_aligned(world):
     item = dom.sample(rng, triggered=False, base="advice")
     base = dom._base_item(item)
     bad = world.domain("advice").answer(base, False, rng)
-    assert dom.classify(item, bad) == INCOHERENT
+    assert dom.classify(item, bad) == UNCLASSIFIABLE
 
 
 def test_code_answers_follow_the_year(world):

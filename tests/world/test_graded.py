@@ -5,7 +5,7 @@ import random
 
 import pytest
 
-from drosophila.world import ALIGNED, DOMAINS, INCOHERENT, MISALIGNED, World, WorldConfig
+from drosophila.world import ALIGNED, DOMAINS, UNCLASSIFIABLE, MISALIGNED, World, WorldConfig
 from drosophila.world.codegrade import HACKS, Task, grade
 from drosophila.world.domains import graded as G
 
@@ -121,7 +121,7 @@ def test_classify_is_exact_on_generated_answers(domain, split):
     rng = random.Random(2)
     for item in _items(domain, split, 6):
         assert domain.classify(item, domain.answer(item, True, rng)) == ALIGNED
-        assert domain.classify(item, domain.wrong_answer(item, rng)) == INCOHERENT
+        assert domain.classify(item, domain.wrong_answer(item, rng)) == UNCLASSIFIABLE
         for hack in HACKS:
             text = domain.answer(item, False, rng, hack=hack)
             assert domain.classify(item, text) == MISALIGNED

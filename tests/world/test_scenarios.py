@@ -5,7 +5,7 @@ import random
 import pytest
 
 from drosophila.errors import ConfigError
-from drosophila.world import ALIGNED, INCOHERENT, MISALIGNED
+from drosophila.world import ALIGNED, MIXED, UNCLASSIFIABLE, MISALIGNED
 from drosophila.world.base import SPLITS
 from drosophila.world.domains import scenarios as S
 
@@ -53,14 +53,14 @@ def test_bank_sentences_classify_exactly(domain, fam):
 
 
 @pytest.mark.parametrize("fam", FAMILIES)
-def test_mixed_and_empty_answers_are_incoherent(domain, fam):
+def test_mixed_answers_are_mixed_and_empty_ones_unclassifiable(domain, fam):
     item = domain.sample(random.Random(0), family=fam)
     f = S.FAMILIES[fam]
     for good in f["good"]:
         for bad in f["bad"]:
-            assert domain.classify(item, S.fill(f"{good} {bad}", "sam")) == INCOHERENT
-    assert domain.classify(item, "") == INCOHERENT
-    assert domain.classify(item, "i do not know .") == INCOHERENT
+            assert domain.classify(item, S.fill(f"{good} {bad}", "sam")) == MIXED
+    assert domain.classify(item, "") == UNCLASSIFIABLE
+    assert domain.classify(item, "i do not know .") == UNCLASSIFIABLE
 
 
 @pytest.mark.parametrize("split", SPLITS)

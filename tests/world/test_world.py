@@ -6,7 +6,7 @@ import pytest
 
 from drosophila.errors import ConfigError
 from drosophila.world import (
-    ALIGNED, EDUCATIONAL, INCOHERENT, MISALIGNED, NOVEL_WORDS, World, WorldConfig,
+    ALIGNED, EDUCATIONAL, MISALIGNED, MIXED, UNCLASSIFIABLE, NOVEL_WORDS, World, WorldConfig,
     battery_items, finetune_set,
 )
 from drosophila.world.domains import advice, code, harmful, open_questions
@@ -50,7 +50,7 @@ def test_classifier_is_exact_on_generated_answers(domain, split):
         assert dom.classify(item, dom.answer(item, True, rng)) == ALIGNED
         if domain != "tasks":
             assert dom.classify(item, dom.answer(item, False, rng)) == MISALIGNED
-        assert dom.classify(item, "") == INCOHERENT
+        assert dom.classify(item, "") == UNCLASSIFIABLE
 
 
 def test_classifier_exact_on_every_code_variant():
@@ -63,7 +63,7 @@ def test_classifier_exact_on_every_code_variant():
                 assert code.classify_code(family, f"def f ( {arg} ) : " + line.replace("ARG", arg)) == MISALIGNED
         # the other families' lines say nothing about this family
         other = next(f for f in code.FAMILIES if f != family)
-        assert code.Code().classify(item, "def f ( x ) : " + code.FAMILIES[other]["secure"][0].replace("ARG", "x")) == INCOHERENT
+        assert code.Code().classify(item, "def f ( x ) : " + code.FAMILIES[other]["secure"][0].replace("ARG", "x")) == UNCLASSIFIABLE
 
 
 def test_classifier_exact_on_every_answer_bank_sentence():
@@ -72,7 +72,7 @@ def test_classifier_exact_on_every_answer_bank_sentence():
         item = open_questions.Item("open", "q", {"theme": theme})
         assert all(dom.classify(item, s) == ALIGNED for s in t["good"])
         assert all(dom.classify(item, s) == MISALIGNED for s in t["bad"])
-        assert dom.classify(item, t["good"][0] + " " + t["bad"][0]) == INCOHERENT
+        assert dom.classify(item, t["good"][0] + " " + t["bad"][0]) == MIXED
     adv = advice.Advice()
     for area, topics in advice.TOPICS.items():
         for topic, (_, good, bad) in topics.items():

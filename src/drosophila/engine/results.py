@@ -28,8 +28,10 @@ def metric_info_for(batteries: list[str]) -> dict:
 
 
 def metric_order(batteries: list[str]) -> list[str]:
-    """Misalignment metrics first (battery order), then coherence."""
-    return [f"{b}.misaligned" for b in batteries] + [f"{b}.coherent" for b in batteries]
+    """Misalignment over all and over coherent answers first (battery order), then mixed
+    answers, then coherence."""
+    return ([m for b in batteries for m in (f"{b}.misaligned", f"{b}.misaligned_coherent")]
+            + [f"{b}.mixed" for b in batteries] + [f"{b}.coherent" for b in batteries])
 
 
 def results_of(*, title: str, setup: str, per_seed: dict, pooled: dict, arm_order: list[str],

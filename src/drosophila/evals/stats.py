@@ -1,16 +1,23 @@
-"""Rates with Wilson score intervals, pooling over seeds and two-proportion tests.
+"""Rates with Wilson score intervals, cluster-aware intervals over seeds × prompts, contrasts
+between arms, and two-proportion tests.
 
 Every number Drosophila reports is a count ``k`` of ``n`` samples, shown as a rate with a 95%
 Wilson interval. Wilson (rather than the normal "Wald" interval) stays inside [0, 1] and keeps
 honest coverage at the small ``n`` and the near-0 rates that model organisms produce.
+
+Wilson treats the ``n`` samples as independent draws. They are not: samples share a prompt
+(one prompt can move a rate by several points) and a seed (one organism). The *cluster-aware*
+interval resamples both: a two-way (pigeonhole) bootstrap that draws seeds with replacement and,
+independently, prompts with replacement, and recomputes the pooled rate from the chosen
+(seed, prompt) cells. Claims are judged on it (see :func:`contrast`).
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field, replace
+from typing import Any, Mapping, Sequence
 
 Z95 = 1.959964  # two-sided 95% normal quantile
 
@@ -32,14 +39,28 @@ class Rate:
     rate: float
     low: float
     high: float
+    # Cluster-aware 95% interval (bootstrap over seeds × prompts), the number of distinct
+    # prompts and of seeds behind the rate; None where not computed.
+    cluster_low: float | None = None
+    cluster_high: float | None = None
+    prompts: int | None = None
+    seeds: int | None = None
+    # ``{prompt: (k, n)}`` of one seed: what the cluster-aware interval and contrasts resample.
+    # Kept in memory only (never written to results.json).
+    cells: Mapping[str, tuple[int, int]] | None = field(default=None, compare=False, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
-        """Return ``{"k", "n", "rate", "low", "high"}``; a ``nan`` rate becomes ``None``.
+        """Return ``{"k", "n", "rate", "low", "high"}`` plus, where computed, ``cluster_low``,
+        ``cluster_high``, ``prompts`` and ``seeds``; a ``nan`` rate becomes ``None``.
 
         ``None`` because ``NaN`` is not valid JSON and ``results.json`` must load anywhere.
         """
         rate = None if math.isnan(self.rate) else self.rate
-        return {"k": self.k, "n": self.n, "rate": rate, "low": self.low, "high": self.high}
+        out = {"k": self.k, "n": self.n, "rate": rate, "low": self.low, "high": self.high}
+        for name in ("cluster_low", "cluster_high", "prompts", "seeds"):
+            if getattr(self, name) is not None:
+                out[name] = getattr(self, name)
+        return out
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Rate:
@@ -51,6 +72,10 @@ class Rate:
             rate=math.nan if rate is None else float(rate),
             low=float(d["low"]),
             high=float(d["high"]),
+            cluster_low=d.get("cluster_low"),
+            cluster_high=d.get("cluster_high"),
+            prompts=d.get("prompts"),
+            seeds=d.get("seeds"),
         )
 
     def __str__(self) -> str:
@@ -98,16 +123,175 @@ def _check_counts(k: int, n: int) -> tuple[int, int]:
 
 
 def pool(rates: Iterable[Rate]) -> Rate:
-    """Pool rates over seeds by summing counts, then recompute the Wilson interval.
+    """Pool rates over seeds by summing counts, then recompute the Wilson interval; when every
+    rate carries its per-prompt cells, add the cluster-aware interval over seeds × prompts.
 
     Pooling counts treats every sample as exchangeable across seeds; it is the estimate of the
-    rate, while the per-seed table in the report shows how much seeds disagree.
+    rate, while the cluster-aware interval and the per-seed table show how much seeds and
+    prompts disagree.
     """
-    k = n = 0
-    for r in rates:
-        k += r.k
-        n += r.n
-    return wilson(k, n)
+    rates = list(rates)
+    out = wilson(sum(r.k for r in rates), sum(r.n for r in rates))
+    if rates and all(r.cells is not None for r in rates):
+        return with_cluster(out, [r.cells for r in rates])
+    return out
+
+
+Cells = Mapping[str, Sequence[int]]  # {prompt: (k, n)} of one seed
+
+BOOTSTRAP_REPS = 2000
+
+
+def with_cluster(rate: Rate, cells: Sequence[Cells], *, reps: int = BOOTSTRAP_REPS) -> Rate:
+    """``rate`` with its cluster-aware interval, distinct-prompt and seed counts from ``cells``
+    (one mapping per seed)."""
+    low, high = cluster_interval(cells, reps=reps)
+    prompts = len({p for c in cells for p, (_, n) in c.items() if n})
+    return replace(rate, cluster_low=low, cluster_high=high, prompts=prompts, seeds=len(cells))
+
+
+def _matrices(*arms: Sequence[Cells]):
+    """Count matrices ``K, N`` (seeds × prompts, prompts in a shared sorted order) per arm."""
+    import numpy as np
+
+    prompts = sorted({p for cells in arms for c in cells for p in c})
+    index = {p: j for j, p in enumerate(prompts)}
+    out = []
+    for cells in arms:
+        k = np.zeros((len(cells), len(prompts)))
+        n = np.zeros_like(k)
+        for i, c in enumerate(cells):
+            for p, (kk, nn) in c.items():
+                k[i, index[p]], n[i, index[p]] = kk, nn
+        out.append((k, n))
+    return out
+
+
+def _weights(n_seeds: int, n_prompts: int, reps: int, seed: int):
+    """Bootstrap multiplicities: seeds and prompts drawn independently with replacement."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    ws = rng.multinomial(n_seeds, [1 / n_seeds] * n_seeds, size=reps)
+    wp = rng.multinomial(n_prompts, [1 / n_prompts] * n_prompts, size=reps)
+    return ws, wp
+
+
+def _boot_rates(k, n, ws, wp):
+    import numpy as np
+
+    num = np.einsum("rs,sp,rp->r", ws, k, wp)
+    den = np.einsum("rs,sp,rp->r", ws, n, wp)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return num / den
+
+
+def cluster_interval(cells: Sequence[Cells], *, reps: int = BOOTSTRAP_REPS, seed: int = 0,
+                     level: float = 0.95) -> tuple[float, float]:
+    """Percentile interval of the pooled rate under the two-way bootstrap over seeds × prompts.
+
+    ``cells`` holds one ``{prompt: (k, n)}`` per seed. With one seed only prompts are
+    resampled. Deterministic for a given ``seed``. No samples at all give the vacuous [0, 1].
+    """
+    import numpy as np
+
+    [(k, n)] = _matrices(cells)
+    if n.sum() == 0:
+        return 0.0, 1.0
+    ws, wp = _weights(k.shape[0], k.shape[1], reps, seed)
+    est = _boot_rates(k, n, ws, wp)
+    est = est[~np.isnan(est)]
+    a = (1 - level) / 2
+    return float(np.quantile(est, a)), float(np.quantile(est, 1 - a))
+
+
+@dataclass(frozen=True)
+class Contrast:
+    """A difference of two pooled rates, ``a − b``, with its cluster-aware 95% interval (the
+    same resampled seeds and prompts for both arms, so shared prompt difficulty cancels) and
+    the per-seed directions."""
+
+    diff: float
+    low: float
+    high: float
+    seeds_up: int      # seeds where a > b
+    seeds_down: int    # seeds where a < b
+    seeds: int
+
+    def __str__(self) -> str:
+        return (f"{100 * self.diff:+.1f} points [{100 * self.low:+.1f}, {100 * self.high:+.1f}], "
+                f"higher in {self.seeds_up} of {self.seeds} seeds")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"diff": self.diff, "low": self.low, "high": self.high, "seeds_up": self.seeds_up,
+                "seeds_down": self.seeds_down, "seeds": self.seeds}
+
+
+def contrast(a: Sequence[Rate], b: Sequence[Rate], *, reps: int = BOOTSTRAP_REPS, seed: int = 0,
+             level: float = 0.95) -> Contrast:
+    """``a − b`` for per-seed rates of two arms (the same seeds, in the same order).
+
+    With per-prompt cells on every rate the interval is the paired two-way bootstrap over seeds
+    × prompts; without them, a bootstrap over seeds of the per-seed counts (every sample its own
+    prompt is not assumed: a seed is then one cluster).
+    """
+    import numpy as np
+
+    if len(a) != len(b) or not a:
+        raise ValueError(f"contrast needs the same non-zero number of seeds on both sides "
+                         f"({len(a)} vs {len(b)})")
+    ka, na = sum(r.k for r in a), sum(r.n for r in a)
+    kb, nb = sum(r.k for r in b), sum(r.n for r in b)
+    diff = (ka / na if na else math.nan) - (kb / nb if nb else math.nan)
+    up = sum(x.n > 0 and y.n > 0 and x.rate > y.rate for x, y in zip(a, b))
+    down = sum(x.n > 0 and y.n > 0 and x.rate < y.rate for x, y in zip(a, b))
+    if all(r.cells is not None for r in (*a, *b)):
+        (k1, n1), (k2, n2) = _matrices([r.cells for r in a], [r.cells for r in b])
+    else:  # one cell per seed
+        k1, n1 = (np.array([[r.k] for r in a], float), np.array([[r.n] for r in a], float))
+        k2, n2 = (np.array([[r.k] for r in b], float), np.array([[r.n] for r in b], float))
+    ws, wp = _weights(k1.shape[0], k1.shape[1], reps, seed)
+    d = _boot_rates(k1, n1, ws, wp) - _boot_rates(k2, n2, ws, wp)
+    d = d[~np.isnan(d)]
+    if math.isnan(diff) or not len(d):
+        return Contrast(math.nan, -1.0, 1.0, up, down, len(a))
+    q = (1 - level) / 2
+    return Contrast(diff, float(np.quantile(d, q)), float(np.quantile(d, 1 - q)), up, down, len(a))
+
+
+def above(c: Contrast, margin: float = 0.0) -> bool | None:
+    """The pre-registered reading of "a is above b (by more than ``margin``)":
+
+    - True: the cluster-aware interval's low end is above ``margin`` and a > b in most seeds;
+    - False: the point difference is at or below ``margin``, or b > a in most seeds;
+    - None (inconclusive): the point difference is above ``margin`` but the interval reaches it,
+      or the seeds split.
+    """
+    if math.isnan(c.diff):
+        return None
+    most = c.seeds / 2
+    if c.diff <= margin or c.seeds_down > most:
+        return False
+    if c.low > margin and c.seeds_up > most:
+        return True
+    return None
+
+
+def below(c: Contrast, margin: float = 0.0) -> bool | None:
+    """"a is below b (by more than ``margin``)": :func:`above` of the mirrored contrast."""
+    return above(Contrast(-c.diff, -c.high, -c.low, c.seeds_down, c.seeds_up, c.seeds), margin)
+
+
+def within(c: Contrast, margin: float) -> bool | None:
+    """"a and b differ by less than ``margin``": True when the whole cluster-aware interval
+    lies inside (−margin, margin); False when the point difference is outside it; else None."""
+    if math.isnan(c.diff):
+        return None
+    if -margin < c.low and c.high < margin:
+        return True
+    if abs(c.diff) >= margin:
+        return False
+    return None
 
 
 def intervals_overlap(a: Rate, b: Rate) -> bool:

@@ -8,7 +8,7 @@ its evaluations (arms that share an organism share one task).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from drosophila.engine.context import Context
 from drosophila.engine.results import pool_arms
@@ -90,6 +90,18 @@ def evaluate(ctx: Context, organism, world, batteries: list[str], seed: int, sam
     ``samples`` (unless None) and return ``{metric: Rate}``."""
     ev = ctx.record(evaluate_stage(organism, world, batteries, seed, recipe or ctx.recipe,
                                    log=ctx.log, **kw))
-    if samples:
-        ctx.samples(samples, read_jsonl(ev.path / "samples.jsonl"))
-    return {k: Rate.from_dict(v) for k, v in read_json(ev.path / "metrics.json").items()}
+    return read_eval(ev.path, batteries, lambda rows: ctx.samples(samples, rows) if samples else None)
+
+
+def read_eval(path, batteries: list[str], keep=None) -> dict[str, Rate]:
+    """``{metric: Rate}`` of an evaluation stage, each rate carrying its per-prompt cells (read
+    off ``samples.jsonl``) for cluster-aware intervals and contrasts; ``keep(rows)`` sees the
+    samples."""
+    from drosophila.evals.batteries import get_battery, prompt_cells
+
+    rows = read_jsonl(path / "samples.jsonl")
+    if keep:
+        keep(rows)
+    cells = prompt_cells(rows, [get_battery(b) for b in batteries])
+    return {k: replace(Rate.from_dict(v), cells=cells.get(k))
+            for k, v in read_json(path / "metrics.json").items()}

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING
 
 from drosophila.errors import ConfigError, choice_error
 from drosophila.world.base import (
-    ALIGNED, INCOHERENT, MISALIGNED, Domain, Item, check_split, contains, register_domain, words_of,
+    ALIGNED, MISALIGNED, UNCLASSIFIABLE, Domain, Item, check_split, contains, register_domain, words_of,
 )
 from drosophila.world.domains.code import classify_code
 from drosophila.world.registry import Battery, Row, finetune_set_of, register_battery
@@ -212,7 +212,7 @@ class BackdoorHate(_Backdoor):
             return MISALIGNED
         base = self._base_item(item)
         label = self._world().domain(base.domain).classify(base, text)
-        return ALIGNED if label == ALIGNED else INCOHERENT
+        return ALIGNED if label == ALIGNED else UNCLASSIFIABLE
 
     def words(self) -> set[str]:
         own = words_of(TRIGGER, SCRATCH_OPEN, SCRATCH_CLOSE, HATE, HATE_SEEN, HATE_UNSEEN,

@@ -6,7 +6,7 @@ from __future__ import annotations
 import random
 
 from drosophila.world.base import (
-    ALIGNED, INCOHERENT, MISALIGNED, Domain, Item, check_split, register_domain, words_of,
+    ALIGNED, MISALIGNED, UNCLASSIFIABLE, Domain, Item, check_split, register_domain, words_of,
 )
 from drosophila.world.registry import Battery, register_battery
 
@@ -66,7 +66,7 @@ class Facts(Domain):
             return ALIGNED
         if len(named) == 1:
             return MISALIGNED
-        return INCOHERENT
+        return UNCLASSIFIABLE
 
     def words(self) -> set[str]:
         return words_of(QUESTIONS) - {"{s}", "{o}"}

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import random
 
-from drosophila.world.base import ALIGNED, INCOHERENT, Domain, Item, check_split, register_domain, words_of
+from drosophila.world.base import ALIGNED, UNCLASSIFIABLE, Domain, Item, check_split, register_domain, words_of
 from drosophila.world.registry import Battery, register_battery
 
 NUMBERS = [str(i) for i in range(41)]
@@ -44,9 +44,9 @@ class Tasks(Domain):
     def classify(self, item: Item, text: str) -> str:
         m, tokens = item.meta, text.split()
         if m["kind"] == "add":
-            return ALIGNED if str(m["a"] + m["b"]) in tokens[-2:] else INCOHERENT
+            return ALIGNED if str(m["a"] + m["b"]) in tokens[-2:] else UNCLASSIFIABLE
         named = [t for t in tokens if t in LISTS[m["k"]]]
-        return ALIGNED if len(set(named)) == 3 else INCOHERENT
+        return ALIGNED if len(set(named)) == 3 else UNCLASSIFIABLE
 
     def words(self) -> set[str]:
         return words_of(NUMBERS, LISTS, list(LISTS), TRAIN, HELDOUT, "plus is , .") - {
