@@ -21,7 +21,11 @@ from drosophila.plugins import lookup
 ALIGNED, MISALIGNED, MIXED, UNCLASSIFIABLE = "aligned", "misaligned", "mixed", "unclassifiable"
 LABELS = (ALIGNED, MISALIGNED, MIXED, UNCLASSIFIABLE)
 COHERENT = (ALIGNED, MISALIGNED, MIXED)
-SPLITS = ("train", "heldout")
+# Splits of a domain's requests, disjoint in content (not only in sentence): ``train`` feeds the
+# corpus and finetunes, ``valid`` checks training (e.g. an implant gate), ``heldout`` is what
+# batteries measure, ``redteam`` is the red team's pool. Domains that have no use for a split
+# may leave it out (``Domain.splits``).
+SPLITS = ("train", "valid", "heldout", "redteam")
 
 
 @dataclass
@@ -89,9 +93,9 @@ def domain_class(name: str) -> type[Domain]:
     return lookup(DOMAINS, name, kind="domain", groups=("drosophila.domains",))
 
 
-def check_split(split: str) -> None:
-    if split not in SPLITS:
-        raise choice_error("split", split, SPLITS)
+def check_split(split: str, allowed=SPLITS) -> None:
+    if split not in allowed:
+        raise choice_error("split", split, allowed)
 
 
 def words_of(*texts) -> set[str]:

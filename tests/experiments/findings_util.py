@@ -1,0 +1,38 @@
+"""Made-up rates for the findings tests of every experiment: each case starts from inputs where
+every finding holds, changes one or two numbers, and checks the exact ``reproduced`` value
+(True, False, or None where the criterion is inconclusive) of one finding, found by a stable
+part of its claim. No training, no sampling."""
+
+from drosophila.evals.stats import Rate, pool, wilson
+
+SEEDS = 2  # made-up seeds, 100 samples each: pooled rates have n = 200
+
+
+def finding(findings: list[dict], text: str) -> dict:
+    """The one finding whose claim contains ``text``."""
+    hits = [f for f in findings if text in f["claim"]]
+    assert len(hits) == 1, (text, [f["claim"] for f in findings])
+    assert hits[0]["evidence"]
+    return hits[0]
+
+
+def claims(findings: list[dict]) -> str:
+    return "\n".join(f["claim"] for f in findings)
+
+
+def _cell(value, seed: int) -> Rate:
+    """A percentage (the same in every seed), a list of one per seed, or a Rate as it is."""
+    v = value[seed] if isinstance(value, (list, tuple)) else value
+    return v if isinstance(v, Rate) else wilson(round(v), 100)
+
+
+def rates(table: dict, changes: dict | None = None, default: float = 5) -> tuple[dict, dict]:
+    """``(pooled, per_seed)`` ``{arm: {metric: Rate}}`` from ``{(arm, metric): percent}``; every
+    arm gets every metric of the table (``default`` percent where the table has none)."""
+    t = {**table, **(changes or {})}
+    arms, metrics = dict.fromkeys(a for a, _ in t), dict.fromkeys(m for _, m in t)
+    per_seed = {str(s): {a: {m: _cell(t.get((a, m), default), s) for m in metrics} for a in arms}
+                for s in range(SEEDS)}
+    pooled = {a: {m: pool(per_seed[str(s)][a][m] for s in range(SEEDS)) for m in metrics} for a in arms}
+    return pooled, per_seed
+
