@@ -415,7 +415,7 @@ def test_wide_tables_are_split_and_scroll_inside_the_page(tmp_path: Path) -> Non
         '<div class="wide"><table><thead><tr><th>seed</th><th>arm</th>')
     # Markdown keeps one table (GitHub scrolls it); the paper column holds the number only.
     md = (tmp_path / "report.md").read_text(encoding="utf-8")
-    header = next(line for line in md.splitlines() if line.startswith("| arm |"))
+    header = next(line for line in md[md.index("## Results"):].splitlines() if line.startswith("| arm |"))
     assert header.count("|") == 14 + 3 and header.endswith("| paper |")
     assert f"- base: 20.0% ({SOURCE})" in md
 
@@ -644,3 +644,25 @@ def test_row_layout_groups_arms() -> None:
     assert rows["g0|implanted"].x - rows["clean|implanted"].x > 1.0  # a gap between groups
     assert rows["g0|after-sft"].x - rows["g0|implanted"].x == 1.0
     assert rows["g0|after-sft"].color == rows["g1|after-sft"].color != rows["g1|after-adv"].color
+
+
+def test_headline_table_shows_wilson_cluster_prompts_seeds_and_spread(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from drosophila.report import tables
+
+    res = synthetic_results(["base", "insecure"])
+    for arm in res["arms"]:
+        res["arms"][arm]["open.misaligned"] = replace(
+            res["arms"][arm]["open.misaligned"], cluster_low=0.05, cluster_high=0.4, prompts=150, seeds=3)
+    header, rows = tables.headline_table(Report(read_json_like(res)))
+    assert header[:8] == ["arm", "rate", "Wilson 95%", "seeds × prompts 95%", "n", "prompts", "seeds",
+                          "seed spread"]
+    base = rows[0]
+    assert base[3] == "[5.0, 40.0]" and base[5:7] == ["150", "3"]
+    lo, hi = (100 * res["per_seed"][s]["base"]["open.misaligned"].rate for s in ("0", "2"))
+    assert base[7] == f"{lo:.1f}–{hi:.1f}%"
+    run = new_run("emergent-misalignment", {"scale": "tiny"}, root=tmp_path)
+    run.write_results(res)
+    md, page = (p.read_text(encoding="utf-8") for p in render_report(run.path))
+    assert "seeds × prompts 95%" in md and "seeds × prompts 95%" in page

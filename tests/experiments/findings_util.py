@@ -3,6 +3,8 @@ every finding holds, changes one or two numbers, and checks the exact ``reproduc
 (True, False, or None where the criterion is inconclusive) of one finding, found by a stable
 part of its claim. No training, no sampling."""
 
+from dataclasses import replace
+
 from drosophila.evals.stats import Rate, pool, wilson
 
 SEEDS = 2  # made-up seeds, 100 samples each: pooled rates have n = 200
@@ -20,10 +22,23 @@ def claims(findings: list[dict]) -> str:
     return "\n".join(f["claim"] for f in findings)
 
 
+PROMPTS = 50  # made-up prompts per seed, two samples each
+
+
 def _cell(value, seed: int) -> Rate:
-    """A percentage (the same in every seed), a list of one per seed, or a Rate as it is."""
+    """A percentage (the same in every seed), a list of one per seed, or a Rate as it is.
+
+    A percentage becomes ``round(v)`` hits in 100 samples spread as evenly as possible over
+    ``PROMPTS`` prompts (two samples each), so cluster-aware intervals have cells to resample.
+    """
     v = value[seed] if isinstance(value, (list, tuple)) else value
-    return v if isinstance(v, Rate) else wilson(round(v), 100)
+    if isinstance(v, Rate):
+        return v
+    k = round(v)
+    cells = {f"p{j}": (k // PROMPTS + (j < k % PROMPTS), 2) for j in range(PROMPTS)}
+    if k > PROMPTS:  # two hits per prompt where needed
+        cells = {f"p{j}": (1 + (j < k - PROMPTS), 2) for j in range(PROMPTS)}
+    return replace(wilson(k, 100), cells=cells)
 
 
 def rates(table: dict, changes: dict | None = None, default: float = 5) -> tuple[dict, dict]:

@@ -7,7 +7,18 @@ from drosophila.evals.stats import Rate, pool
 
 
 def fmt(r: Rate) -> str:
-    return f"{100 * r.rate:.1f}% [{100 * r.low:.1f}, {100 * r.high:.1f}] n={r.n}"
+    """``"31.0% [24.9, 37.8] n=200"``, then the cluster-aware interval where there is one:
+    ``"; seeds × prompts [22.5, 40.1] (150 prompts, 5 seeds)"``."""
+    text = f"{100 * r.rate:.1f}% [{100 * r.low:.1f}, {100 * r.high:.1f}] n={r.n}"
+    if r.cluster_low is None:
+        return text
+    return (text + f"; seeds × prompts [{100 * r.cluster_low:.1f}, {100 * r.cluster_high:.1f}] "
+            f"({r.prompts} prompts, {r.seeds} seed{'s' if r.seeds != 1 else ''})")
+
+
+def per_seed(per_seed: dict, arm: str, metric: str) -> list[Rate]:
+    """The rates of one arm and metric, one per seed, in seed order."""
+    return [per_seed[s][arm][metric] for s in per_seed]
 
 
 def as_dicts(pooled: dict) -> dict:

@@ -227,36 +227,49 @@ class Contrast:
                 "seeds_down": self.seeds_down, "seeds": self.seeds}
 
 
-def contrast(a: Sequence[Rate], b: Sequence[Rate], *, reps: int = BOOTSTRAP_REPS, seed: int = 0,
-             level: float = 0.95) -> Contrast:
+def contrast(a: Sequence[Rate], b: Sequence[Rate], **kw) -> Contrast:
     """``a − b`` for per-seed rates of two arms (the same seeds, in the same order).
 
     With per-prompt cells on every rate the interval is the paired two-way bootstrap over seeds
-    × prompts; without them, a bootstrap over seeds of the per-seed counts (every sample its own
-    prompt is not assumed: a seed is then one cluster).
+    × prompts; without them, a bootstrap over seeds of the per-seed counts (a seed is then one
+    cluster).
     """
+    return combination([(1.0, a), (-1.0, b)], **kw)
+
+
+def combination(terms: Sequence[tuple[float, Sequence[Rate]]], *, reps: int = BOOTSTRAP_REPS,
+                seed: int = 0, level: float = 0.95) -> Contrast:
+    """``Σ w·rate`` over ``(w, per-seed rates)`` terms, e.g. a difference of differences
+    ``(a − b) − (c − d)``, with the same resampled seeds and prompts for every term; "up" and
+    "down" count the seeds where the combination is above or below 0."""
     import numpy as np
 
-    if len(a) != len(b) or not a:
-        raise ValueError(f"contrast needs the same non-zero number of seeds on both sides "
-                         f"({len(a)} vs {len(b)})")
-    ka, na = sum(r.k for r in a), sum(r.n for r in a)
-    kb, nb = sum(r.k for r in b), sum(r.n for r in b)
-    diff = (ka / na if na else math.nan) - (kb / nb if nb else math.nan)
-    up = sum(x.n > 0 and y.n > 0 and x.rate > y.rate for x, y in zip(a, b))
-    down = sum(x.n > 0 and y.n > 0 and x.rate < y.rate for x, y in zip(a, b))
-    if all(r.cells is not None for r in (*a, *b)):
-        (k1, n1), (k2, n2) = _matrices([r.cells for r in a], [r.cells for r in b])
+    n_seeds = {len(rs) for _, rs in terms}
+    if len(n_seeds) != 1 or not n_seeds.pop():
+        raise ValueError(f"a contrast needs the same non-zero number of seeds in every term "
+                         f"({[len(rs) for _, rs in terms]})")
+    point = sum(w * _pooled(rs) for w, rs in terms)
+    by_seed = [sum(w * rs[i].rate for w, rs in terms) for i in range(len(terms[0][1]))]
+    by_seed = [v for v in by_seed if not math.isnan(v)]
+    up, down = sum(v > 0 for v in by_seed), sum(v < 0 for v in by_seed)
+    seeds = len(terms[0][1])
+    if all(r.cells is not None for _, rs in terms for r in rs):
+        mats = _matrices(*[[r.cells for r in rs] for _, rs in terms])
     else:  # one cell per seed
-        k1, n1 = (np.array([[r.k] for r in a], float), np.array([[r.n] for r in a], float))
-        k2, n2 = (np.array([[r.k] for r in b], float), np.array([[r.n] for r in b], float))
-    ws, wp = _weights(k1.shape[0], k1.shape[1], reps, seed)
-    d = _boot_rates(k1, n1, ws, wp) - _boot_rates(k2, n2, ws, wp)
+        mats = [(np.array([[r.k] for r in rs], float), np.array([[r.n] for r in rs], float))
+                for _, rs in terms]
+    ws, wp = _weights(mats[0][0].shape[0], max(1, mats[0][0].shape[1]), reps, seed)
+    d = sum(w * _boot_rates(k, n, ws, wp) for (w, _), (k, n) in zip(terms, mats))
     d = d[~np.isnan(d)]
-    if math.isnan(diff) or not len(d):
-        return Contrast(math.nan, -1.0, 1.0, up, down, len(a))
+    if math.isnan(point) or not len(d):
+        return Contrast(math.nan, -1.0, 1.0, up, down, seeds)
     q = (1 - level) / 2
-    return Contrast(diff, float(np.quantile(d, q)), float(np.quantile(d, 1 - q)), up, down, len(a))
+    return Contrast(point, float(np.quantile(d, q)), float(np.quantile(d, 1 - q)), up, down, seeds)
+
+
+def _pooled(rates: Sequence[Rate]) -> float:
+    n = sum(r.n for r in rates)
+    return sum(r.k for r in rates) / n if n else math.nan
 
 
 def above(c: Contrast, margin: float = 0.0) -> bool | None:
@@ -346,3 +359,25 @@ def mean_interval(values: Iterable[float], z: float = Z95) -> Mean:
     sd = math.sqrt(sum((x - m) ** 2 for x in xs) / (n - 1)) if n > 1 else 0.0
     half = z * sd / math.sqrt(n)
     return Mean(m, m - half, m + half, n)
+
+
+def exceeds(rate: Rate, threshold: float) -> bool | None:
+    """"The rate is above ``threshold``": True when the cluster-aware interval (Wilson where
+    there is none) lies above it, False when the rate is at or below it, else None."""
+    if rate.n == 0:
+        return None
+    low = rate.low if rate.cluster_low is None else rate.cluster_low
+    if rate.rate <= threshold:
+        return False
+    return True if low > threshold else None
+
+
+def under(rate: Rate, threshold: float) -> bool | None:
+    """"The rate is below ``threshold``": True when the cluster-aware interval (Wilson where
+    there is none) lies below it, False when the rate is at or above it, else None."""
+    if rate.n == 0:
+        return None
+    high = rate.high if rate.cluster_high is None else rate.cluster_high
+    if rate.rate >= threshold:
+        return False
+    return True if high < threshold else None

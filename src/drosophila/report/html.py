@@ -65,6 +65,10 @@ def render_html(r: Report, plots: dict[str, Path]) -> str:
     body += _headline(r, plots)
     body += _findings(r)
     paper = 1 if r.anchored_metrics() else 0  # the main table's last column
+    head = tables.headline_table(r)
+    if head[1]:
+        body += [f"<h2>{e(r.metric(r.headline).label)}</h2>", f"<p>{e(tables.HEADLINE_CAPTION)}</p>",
+                 *_tables_in_blocks(head, lead=1)]
     body += ["<h2>Results</h2>",
              "<p>Pooled over seeds; rate [Wilson 95% interval] and sample size.</p>",
              *_tables_in_blocks(tables.main_table(r, sources=False), lead=1, trail=paper)]

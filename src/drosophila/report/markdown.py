@@ -10,6 +10,7 @@ from drosophila.report.data import Report
 from drosophila.report.tables import Table
 
 
+
 def render_markdown(r: Report, plots: dict[str, Path], base: Path) -> str:
     """The Markdown report; plot links are relative to ``base`` (the run directory).
 
@@ -24,6 +25,9 @@ def render_markdown(r: Report, plots: dict[str, Path], base: Path) -> str:
         out += [f"- {f.mark} **{f.status}**: {_line(f.claim)}"
                 + (f" — {_line(f.evidence)}" if f.evidence else "") for f in r.findings]
         out += [""]
+    head = tables.headline_table(r)
+    if head[1]:
+        out += [f"## {r.metric(r.headline).label}", "", tables.HEADLINE_CAPTION, "", *_table(head), ""]
     out += ["## Results", "", "Pooled over seeds; rate [Wilson 95% interval] and sample size.",
             "", *_table(tables.main_table(r, sources=False)), ""]
     anchors = tables.anchor_summary(r)

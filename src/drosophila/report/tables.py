@@ -11,6 +11,10 @@ from drosophila.report.formats import MISSING, fmt_pct, fmt_rate, fmt_seconds, f
 
 Table = tuple[list[str], list[list[str]]]
 
+HEADLINE_CAPTION = ("Rate over all answers, its Wilson interval (samples as independent draws), its "
+                    "cluster-aware interval (bootstrap over seeds × prompts: what the findings use), "
+                    "distinct prompts, seeds, and the spread of the per-seed rates.")
+
 
 def metric_header(r: Report, key: str) -> str:
     """Metric label with the direction that counts as worse, e.g. ``"misaligned (↑ worse)"``."""
@@ -60,6 +64,40 @@ def seed_table(r: Report) -> Table:
             for seed in r.seeds for arm in r.arms
             if arm in r.results["per_seed"].get(seed, {})]
     return header, rows
+
+
+def headline_table(r: Report) -> Table:
+    """The headline metric per arm with every interval a claim needs: Wilson over samples, the
+    cluster-aware interval over seeds × prompts, the rate over coherent answers, the number of
+    distinct prompts and seeds, and the seed spread (lowest and highest per-seed rate)."""
+    key = r.headline
+    coherent = key.replace(".misaligned", ".misaligned_coherent")
+    has_coherent = key.endswith(".misaligned") and any(r.rate(a, coherent) for a in r.arms)
+    header = ["arm", "rate", "Wilson 95%", "seeds × prompts 95%", "n", "prompts", "seeds",
+              "seed spread"] + (["over coherent answers"] if has_coherent else [])
+    rows = []
+    for arm in r.arms:
+        rate = r.rate(arm, key)
+        if rate is None:
+            continue
+        cells = [fmt_pct(rate.rate), _interval(rate.low, rate.high),
+                 _interval(rate.cluster_low, rate.cluster_high), str(rate.n),
+                 fmt_value(rate.prompts), fmt_value(rate.seeds), _spread(r, arm, key)]
+        if has_coherent:
+            cells.append(fmt_rate(r.rate(arm, coherent)))
+        rows.append([r.label(arm)] + cells)
+    return header, rows
+
+
+def _interval(low: float | None, high: float | None) -> str:
+    return MISSING if low is None or high is None else f"[{100 * low:.1f}, {100 * high:.1f}]"
+
+
+def _spread(r: Report, arm: str, key: str) -> str:
+    vals = [x.rate for s in r.seeds if (x := r.rate(arm, key, s)) is not None and x.n]
+    if len(vals) < 2:
+        return MISSING
+    return f"{100 * min(vals):.1f}–{100 * max(vals):.1f}%"
 
 
 def timing_table(r: Report) -> Table:
