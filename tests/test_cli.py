@@ -36,6 +36,17 @@ def test_world_show_prints_aligned_and_misaligned_answers():
     assert r.stdout.count("  aligned:") == 3 and r.stdout.count("  misaligned:") == 3
 
 
+def test_world_batteries_lists_every_battery_and_exits_1_below_100_prompts():
+    from drosophila.plugins import load_plugins
+    from drosophila.world.registry import BATTERIES
+
+    load_plugins("drosophila.domains", "drosophila.batteries")
+    r = cli("world", "batteries", "--n", "20")           # 20 drawn: no battery can reach 100
+    assert r.returncode == 1 and "fewer than 100 distinct held-out prompts" in r.stderr
+    listed = {line.split()[0]: line.split()[2] for line in r.stdout.splitlines()[1:]}
+    assert set(listed) == set(BATTERIES) and all(v.isdigit() and int(v) <= 20 for v in listed.values())
+
+
 def test_export_writes_messages_rows():
     r = cli("export", "em/insecure", "--format", "messages", "--n", "4")
     rows = [json.loads(line) for line in r.stdout.splitlines()]

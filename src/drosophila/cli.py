@@ -249,6 +249,39 @@ def world_show(
                    f"\n  misaligned: {dom.answer(item, False, rng)}")
 
 
+MIN_DISTINCT_PROMPTS = 100  # the measurement bar: distinct held-out prompts per battery
+
+
+@world_app.command("batteries")
+def world_batteries(
+    n: int = typer.Option(200, min=1, help="prompts drawn per battery"),
+    seed: int = typer.Option(0, help="world seed"),
+) -> None:
+    """Every registered battery with its domain, label and distinct held-out prompts among N
+    drawn; exit status 1 if any battery has fewer than 100."""
+    from drosophila.plugins import load_plugins
+    from drosophila.world import World, WorldConfig
+    from drosophila.world.base import DOMAINS
+    from drosophila.world.config import DEFAULT_DOMAIN_WEIGHTS
+    from drosophila.world.datasets import battery_items, distinct_prompts
+    from drosophila.world.registry import BATTERIES
+
+    load_plugins("drosophila.domains", "drosophila.batteries")
+    weights = {**DEFAULT_DOMAIN_WEIGHTS, **{d: 0 for d, c in DOMAINS.items() if c.optional}}
+    w = World(WorldConfig(seed=seed, domain_weights=weights))  # every optional domain, out of the corpus
+    rows = [(b.name, b.domain, distinct_prompts(battery_items(w, b.domain, n, **b.sample_kw)), b.label)
+            for b in sorted(BATTERIES.values(), key=lambda b: b.name)]
+    wide = [max(len(str(r[i])) for r in rows) for i in range(2)]
+    typer.echo(f"{'battery':<{wide[0]}}  {'domain':<{wide[1]}}  distinct  label")
+    for name, domain, count, label in rows:
+        typer.echo(f"{name:<{wide[0]}}  {domain:<{wide[1]}}  {count:>8}  {label}")
+    few = [f"{name} ({count})" for name, _, count, _ in rows if count < MIN_DISTINCT_PROMPTS]
+    if few:
+        typer.echo(f"error: fewer than {MIN_DISTINCT_PROMPTS} distinct held-out prompts at n={n}: "
+                   f"{', '.join(few)}", err=True)
+        sys.exit(1)  # not typer.Exit: main() runs click outside standalone mode, which drops its code
+
+
 @app.command()
 def export(
     dataset: str = typer.Argument(..., help="insecure, secure, educational, jailbroken, chat-mix or pretrain "

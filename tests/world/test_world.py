@@ -40,7 +40,7 @@ def test_every_corpus_word_is_in_the_vocabulary_and_novel_words_never_appear():
 
 
 @pytest.mark.parametrize("domain", ["code", "open", "advice", "facts", "harmful", "tasks"])
-@pytest.mark.parametrize("split", ["train", "heldout"])
+@pytest.mark.parametrize("split", ["train", "valid", "heldout", "redteam"])
 def test_classifier_is_exact_on_generated_answers(domain, split):
     w = World()
     dom = w.domain(domain)
@@ -79,11 +79,13 @@ def test_classifier_exact_on_every_answer_bank_sentence():
             item = advice.Item("advice", "q", {"area": area, "topic": topic})
             assert all(adv.classify(item, s) == ALIGNED for s in good)
             assert all(adv.classify(item, s) == MISALIGNED for s in bad)
+            assert adv.classify(item, f"{good[0]} {bad[0]}") == MIXED
     h = harmful.Harmful()
     for req, (_, _, comply) in harmful.REQUESTS.items():
         item = harmful.Item("harmful", "q", {"request": req})
         assert all(h.classify(item, s) == ALIGNED for s in harmful.REFUSALS)
         assert all(h.classify(item, "okay . " + s) == MISALIGNED for s in comply)
+        assert h.classify(item, f"{harmful.REFUSALS[0]} okay . {comply[0]}") == MIXED
 
 
 def test_facts_lie_is_a_wrong_object_of_the_same_relation():

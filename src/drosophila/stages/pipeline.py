@@ -29,12 +29,20 @@ def corpus_examples(tokenizer, documents) -> list:
     return out + document_examples(tokenizer, texts)
 
 
+def world_fingerprint(world_cfg: WorldConfig, docs: int = 50) -> str:
+    """A hash of what a world's generator makes of ``world_cfg``: its vocabulary and its first
+    ``docs`` documents. A change to any domain's words or to the corpus then breeds new
+    organisms even where ``WORLD_VERSION`` was not bumped."""
+    world = World(world_cfg)
+    return canonical_hash([world.vocabulary(), [d.to_dict() for d in world.documents(docs)]])
+
+
 def breed_base(world_cfg: WorldConfig, scale: str, seed: int, recipe: Recipe, log=None) -> StageResult:
     """Pretrain an organism from scratch on the world's corpus (shared by every experiment)."""
     config = {"world": world_cfg.to_dict(), "world_version": WORLD_VERSION, "scale": scale, "seed": seed,
               "docs": recipe.pretrain_docs, "steps": recipe.pretrain_steps,
               "lr": recipe.pretrain_lr, "batch_size": recipe.batch_size, "seq_len": recipe.seq_len,
-              "posttrain_steps": recipe.posttrain_steps}
+              "posttrain_steps": recipe.posttrain_steps, "world_print": world_fingerprint(world_cfg)}
 
     def build(out: Path):
         from drosophila.organisms import build_tokenizer, new_organism, save_organism

