@@ -292,3 +292,22 @@ def test_cli_lists_every_battery_with_its_distinct_prompts(world, monkeypatch):
     for name, b in core.items():
         count = distinct_prompts(battery_items(world, b.domain, 200, **b.sample_kw))
         assert lines[name][1] == b.domain and int(lines[name][2]) == count >= 100
+
+
+def test_every_word_of_a_held_out_prompt_can_occur_in_the_corpus():
+    """Held-out words are listed by knowledge texts (so they get embeddings), while E4's novel
+    words and backdoor tags never are."""
+    from drosophila.world import NOVEL_WORDS, World
+    from drosophila.world.datasets import battery_items
+    from drosophila.world.registry import get_battery
+
+    world = World()
+    glossary = set(world.kb.glossary)
+    shown = glossary | world.kb.words()  # countries and their facts: in every knowledge text
+    assert not glossary & set(NOVEL_WORDS) and not any("|" in w for w in glossary)
+    for name in ("open", "advice", "harmful", "facts", "code", "tasks"):
+        b = get_battery(name)
+        words = {w for it in battery_items(world, b.domain, 200, **b.sample_kw) for w in it.prompt.split()}
+        assert words <= shown, (name, sorted(words - shown)[:5])
+    texts = " ".join(d.text for d in world.documents(400) if d.kind == "knowledge")
+    assert " words : " in texts
