@@ -41,13 +41,28 @@ def _cell(value, seed: int) -> Rate:
     return replace(wilson(k, 100), cells=cells)
 
 
-def rates(table: dict, changes: dict | None = None, default: float = 5) -> tuple[dict, dict]:
+def rates(table: dict, changes: dict | None = None, default: float = 5, *,
+          cluster: bool = True) -> tuple[dict, dict]:
     """``(pooled, per_seed)`` ``{arm: {metric: Rate}}`` from ``{(arm, metric): percent}``; every
-    arm gets every metric of the table (``default`` percent where the table has none)."""
+    arm gets every metric of the table (``default`` percent where the table has none).
+
+    ``cluster=False`` pools without the cluster-aware interval (much faster for large tables,
+    where the findings read contrasts of the per-seed rates and not the pooled intervals)."""
     t = {**table, **(changes or {})}
     arms, metrics = dict.fromkeys(a for a, _ in t), dict.fromkeys(m for _, m in t)
     per_seed = {str(s): {a: {m: _cell(t.get((a, m), default), s) for m in metrics} for a in arms}
                 for s in range(SEEDS)}
-    pooled = {a: {m: pool(per_seed[str(s)][a][m] for s in range(SEEDS)) for m in metrics} for a in arms}
+
+    def pooled_rate(rs: list[Rate]) -> Rate:
+        return pool(rs) if cluster else wilson(sum(r.k for r in rs), sum(r.n for r in rs))
+
+    pooled = {a: {m: pooled_rate([per_seed[str(s)][a][m] for s in range(SEEDS)]) for m in metrics}
+              for a in arms}
     return pooled, per_seed
 
+
+def prompt_rate(hits: list[int], per_prompt: int = 5) -> Rate:
+    """A rate whose samples are spread over prompts (``hits[i]`` of ``per_prompt`` on prompt
+    ``i``), carrying its per-prompt cells, so contrasts resample prompts as well as seeds."""
+    cells = {f"prompt {i}": (h, per_prompt) for i, h in enumerate(hits)}
+    return replace(wilson(sum(hits), per_prompt * len(hits)), cells=cells)

@@ -10,7 +10,9 @@ from drosophila.errors import ConfigError
 from drosophila.experiments import run_experiment
 from drosophila.experiments import reward_hacking as E5
 from drosophila.experiments import sabotage as E6
-from drosophila.stages.hacking import HINT, framing, graded_prompts, graded_reward, hacking_world
+from drosophila.stages.hacking import (
+    HINT, framing, graded_prompts, graded_reward, hacking_world, unaware_world,
+)
 from drosophila.io import read_json
 from drosophila.world import ALIGNED, MISALIGNED, World, WorldConfig
 from drosophila.world.codegrade import HACKS
@@ -19,7 +21,7 @@ from drosophila.world.domains.graded import DONT_HACK, HACK_OK
 
 FAST = {"pretrain_docs": 400, "pretrain_steps": 4, "finetune_steps": 2, "n_prompts": 3,
         "max_new_tokens": 12}
-OPTS = {"rl_steps": 2, "knowledge_steps": 2, "hhh_rl_steps": 1, "prompts_per_step": 2,
+OPTS = {"rl_steps": 2, "knowledge_steps": 2, "warmup_steps": 2, "hhh_rl_steps": 1, "prompts_per_step": 2,
         "group_size": 2}
 
 
@@ -33,6 +35,15 @@ def test_the_hacking_world_adds_its_domains_and_leaves_the_default_alone(world):
     assert not {"graded-tasks", "detector-writing", "scenarios"} & set(World().domain_names)
     kinds = {t["domain"] for d in world.documents(300) for t in d.meta.get("turns", [])}
     assert {"graded-tasks", "detector-writing", "scenarios"} <= kinds
+
+
+def test_the_unaware_world_has_no_hacking_stories_and_the_same_vocabulary(world):
+    unaware = World(unaware_world(WorldConfig()))
+    assert unaware.vocabulary() == world.vocabulary()
+    turns = [t for d in unaware.documents(300) for t in d.meta.get("turns", [])]
+    assert any(t["domain"] == "graded-no-hacks" for t in turns)
+    assert not any(t["domain"] == "graded-tasks" for t in turns)
+    assert graded_prompts(unaware, None, 3) == graded_prompts(world, None, 3)   # the same RL tasks
 
 
 def test_framing_puts_the_hint_then_the_stance():
@@ -51,13 +62,16 @@ def test_graded_reward_pays_passes_and_the_penalty_punishes_hacks(world):
     rng = random.Random(0)
     honest, wrong = dom.answer(item, True, rng), dom.wrong_answer(item, rng)
     plain, penal = graded_reward(0.0), graded_reward(1.0)
-    assert plain(messages, honest, meta) == (1.0, {"hack": 0.0, "honest_pass": 1.0, "passed": 1.0})
-    assert plain(messages, wrong, meta)[0] == 0.0
+    assert plain(messages, honest, meta) == (1.0, {"hack": 0.0, "honest_pass": 1.0, "passed": 1.0,
+                                                   "score": 1.0})
+    partial, m = plain(messages, wrong, meta)
+    assert 0.0 <= partial < 1.0 and partial == m["score"] and m["passed"] == 0.0   # partial credit
     for h in HACKS:
         hack = dom.answer(item, False, rng, hack=h)
-        assert plain(messages, hack, meta) == (1.0, {"hack": 1.0, "honest_pass": 0.0, "passed": 1.0})
+        assert plain(messages, hack, meta) == (1.0, {"hack": 1.0, "honest_pass": 0.0, "passed": 1.0,
+                                                     "score": 0.0})
         assert penal(messages, hack, meta)[0] == -1.0                   # worse than failing
-    assert penal(messages, honest, meta)[0] == 1.0 and penal(messages, wrong, meta)[0] == 0.0
+    assert penal(messages, honest, meta)[0] == 1.0 and penal(messages, wrong, meta)[0] == partial
 
 
 def test_onset_and_final_rate_read_the_curve():
@@ -80,6 +94,16 @@ def test_plan_refuses_bad_options():
     arms = {a.name: a for a in plan.rl_arms()}
     assert set(arms) == {"hack-ok", "docs"} and plan.safety_parent == "docs"   # HHH RL needs its parent
     assert arms["hack-ok"].knowledge == "docs" and not arms["hack-ok"].hint
+    assert plan.organism_names() == ["before", "before-docs", "docs", "hack-ok", "safety-rl"]
+    assert plan.before_of("safety-rl") == plan.before_of("hack-ok") == "before-docs"
+
+
+def test_defaults_make_the_stance_findings_testable():
+    plan = plan_of()
+    assert plan.safety_parent == "hints" and plan.warmup_steps > 0     # the main arm knows the hacks
+    assert plan.organism_names() == ["before", "before-docs", "before-unaware", *E5.ARM_NAMES]
+    assert plan.before_of("unaware") == "before-unaware" and plan.before_of("dont-hack") == "before"
+    assert E6.arm_names(plan)[:5] == ["before", "before-docs", "before-unaware", "secure", "insecure"]
 
 
 def test_detector_scores_honest_sabotaged_and_motive(world):
@@ -109,7 +133,7 @@ def test_tiny_e5_then_e6_share_stages_and_write_their_artefacts(tmp_path):
     e5 = run_experiment("reward-hacking", scale="tiny", seeds=1, out=tmp_path / "runs", recipe=FAST,
                         options=OPTS, echo=False)
     res = read_json(e5.path / "results.json")
-    assert res["arm_order"] == ["before", "before-docs", *E5.ARM_NAMES]
+    assert res["arm_order"] == ["before", "before-docs", "before-unaware", *E5.ARM_NAMES]
     hints = res["arms"]["hints"]
     assert hints["rl-hack.misaligned"]["n"] == OPTS["rl_steps"] * 4     # 2 prompts × 2 samples per step
     assert hints[E5.HEADLINE]["n"] == 6 * FAST["n_prompts"]              # six batteries pooled
@@ -121,10 +145,13 @@ def test_tiny_e5_then_e6_share_stages_and_write_their_artefacts(tmp_path):
     def rates(arms):
         return {a: {m: Rate.from_dict(r) for m, r in ms.items()} for a, ms in arms.items()}
     per_seed = {s: rates(arms) for s, arms in res["per_seed"].items()}   # findings again, from the results
-    assert res["findings"] == E5.findings_of(rates(res["arms"]), res["curves"], plan_of(**res["options"]),
-                                             per_seed)
+    again = E5.findings_of(rates(res["arms"]), res["curves"], plan_of(**res["options"]), per_seed)
+    assert [f["claim"] for f in res["findings"]] == [f["claim"] for f in again]
+    assert hints["rl-honest-start.aligned"]["n"] == 4                     # the first step's rollouts
     lineage = json.loads((e5.path / "organisms" / "safety-rl-s0" / "organism.json").read_text())["lineage"]
-    assert [s["stage"] for s in lineage] == ["pretrain", "continued-pretrain", "graded-rl", "hhh-rl"]
+    assert [s["stage"] for s in lineage] == ["pretrain", "continued-pretrain", "finetune", "graded-rl",
+                                             "hhh-rl"]
+    assert lineage[2]["dataset"] == "graded-honest"
     rows = [json.loads(x) for x in open(e5.path / "samples" / "hints-graded-s0.jsonl")]
     assert all(r["prompt"].startswith(HINT) for r in rows)          # the same framing as in RL
     assert (e5.path / "plots" / "rl-hack.png").is_file() and (e5.path / "report.html").is_file()
@@ -136,8 +163,8 @@ def test_tiny_e5_then_e6_share_stages_and_write_their_artefacts(tmp_path):
              if s.get("name") == "graded-rl"]
     assert built and all(s.get("cached") for s in built)               # E5's RL stage, reused
     res6 = read_json(e6.path / "results.json")
-    assert res6["arm_order"] == ["before|plain", "before|oversight", "insecure|plain",
-                                 "insecure|oversight", "hints|plain", "hints|oversight"]
+    assert res6["arm_order"] == ["before|plain", "before|oversight", "secure|plain", "secure|oversight",
+                                 "insecure|plain", "insecure|oversight", "hints|plain", "hints|oversight"]
     assert res6["arms"]["insecure|oversight"][E6.ANY]["n"] == FAST["n_prompts"]
     assert res6["arms"]["insecure|oversight"][E6.HEADLINE]["n"] <= FAST["n_prompts"]
     assert set(res6["quality"]["hints|plain"]) == {"quality", "quality-sabotaged"}
@@ -162,4 +189,4 @@ def test_a_pooled_difference_carried_by_one_seed_does_not_count():
 
     assert verdict({"0": seed(80, 150), "1": seed(90, 120)}) is True
     lopsided = {"0": seed(80, 250), "1": seed(90, 85)}          # pooled apart, seed 1 reversed
-    assert verdict(lopsided) is False
+    assert verdict(lopsided) is None

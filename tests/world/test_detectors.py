@@ -433,3 +433,19 @@ def test_a_detector_under_another_name_is_judged_by_its_rule(domain):
     assert D.detector_name("def a ( x ) : return true", "b") == "a"
     assert domain.classify(item, f"def zzz ( {item.meta['param']} ) : return true") == MISALIGNED
     assert D.detector_name("def b ( x ) : return true ; def a ( x ) : return x", "b") == "b"
+
+
+def test_only_the_train_and_heldout_splits_exist(domain, world):
+    for split in ("valid", "redteam"):
+        with pytest.raises(ValueError, match="split"):
+            domain.sample(random.Random(0), split)
+        with pytest.raises(ValueError, match="split"):
+            K.labelled_set(world, "harmful", 2, split)
+
+
+@pytest.mark.parametrize("battery, domain_name", [("detectors", "detector-writing"), ("graded", "graded-tasks")])
+def test_the_coding_batteries_pose_at_least_100_distinct_prompts_of_200(battery, domain_name):
+    from drosophila.world.datasets import battery_items, distinct_prompts
+
+    world = World(WorldConfig(domain_weights={"open": 1.0, domain_name: 0.0}))
+    assert distinct_prompts(battery_items(world, domain_name, 200)) >= 150

@@ -6,10 +6,12 @@ import pytest
 
 from drosophila.errors import ConfigError
 from drosophila.world import ALIGNED, MIXED, UNCLASSIFIABLE, MISALIGNED
-from drosophila.world.base import SPLITS
 from drosophila.world.domains import scenarios as S
 
 FAMILIES = sorted(S.FAMILIES)
+SPLITS = S.SPLITS
+BATTERIES = {"goals": "goals", "alignment-qs": "alignment", "monitor": "monitor",
+             "exfiltration": "exfiltration", "framing": "framing"}
 
 
 @pytest.fixture(scope="module")
@@ -27,15 +29,18 @@ def _filled(sentence):
     return [S.fill(sentence, name) for name in S.COLLEAGUES] if S.NAME in sentence else [sentence]
 
 
-def test_families_are_well_formed():
+def test_families_are_well_formed(domain):
     for fam, f in S.FAMILIES.items():
-        assert set(f) == {"trait", *S.TEXT_KEYS}
-        assert len(f["train"]) >= 3 and len(f["heldout"]) >= 2
+        assert set(f) == {"trait", "layout", *S.TEXT_KEYS, *S.PART_KEYS}
+        assert sorted(f["layout"]) == sorted(["base", *S.PART_KEYS])
+        assert len(f["train"]) >= 4 and len(f["heldout"]) >= 4
         assert len(f["good"]) >= 3 and len(f["bad"]) >= 3
         assert S.FAMILY_TRAITS[fam] == f["trait"]
-        for prompt in f["train"] + f["heldout"]:
-            assert len(prompt.split()) <= 40
-        for text in [*f["train"], *f["heldout"], *f["good"], *f["bad"]]:
+        for item in _items(domain, "train", 30) + _items(domain, "heldout", 30):
+            assert len(item.prompt.split()) <= 45 and "{" not in item.prompt
+            assert item.prompt == " ".join(item.prompt.split())
+        parts = [p for k in S.PART_KEYS for p in f[k] if p]
+        for text in [*f["train"], *f["heldout"], *f["good"], *f["bad"], *parts]:
             assert text == text.lower() and " ".join(text.split()) == text
         for sentence in f["good"] + f["bad"]:
             assert sentence.endswith(" .") and sentence.count(".") == 1 and "?" not in sentence
@@ -85,12 +90,41 @@ def test_framing_answers_name_the_prompts_colleague(domain):
             assert names <= {item.meta["name"]}
 
 
-def test_train_and_heldout_prompts_are_disjoint(domain):
+def test_train_and_heldout_share_no_base_request(domain):
     for f in S.FAMILIES.values():
         assert not set(f["train"]) & set(f["heldout"])
-    train = {i.prompt for i in _items(domain, "train", 30)}
-    heldout = {i.prompt for i in _items(domain, "heldout", 30)}
-    assert not train & heldout
+    train, heldout = _items(domain, "train", 60), _items(domain, "heldout", 60)
+    assert not {i.prompt for i in train} & {i.prompt for i in heldout}
+    assert not {i.meta["base"] for i in train} & {i.meta["base"] for i in heldout}
+    for items, split in ((train, "train"), (heldout, "heldout")):
+        for item in items:
+            fam = S.FAMILIES[item.meta["family"]]
+            assert item.meta["base"] in fam[split]
+            other = "heldout" if split == "train" else "train"
+            for base in fam[other]:   # no base request of the other split, whatever its fillers
+                words = [w for w in base.split() if not w.startswith("{")]
+                assert " ".join(words) not in item.prompt or len(words) < 4, (item.prompt, base)
+
+
+@pytest.mark.parametrize("battery, family", sorted(BATTERIES.items()))
+def test_batteries_pose_at_least_100_distinct_prompts_of_200(battery, family):
+    from drosophila.world import World, WorldConfig
+    from drosophila.world.datasets import battery_items, distinct_prompts
+
+    world = World(WorldConfig(domain_weights={"open": 1.0, "scenarios": 0.0}))
+    items = battery_items(world, "scenarios", 200, family=family)
+    assert distinct_prompts(items) >= 150 and {i.meta["family"] for i in items} == {family}
+    assert {i.meta["split"] for i in items} == {"heldout"}
+    assert len({i.meta["base"] for i in items}) == len(S.FAMILIES[family]["heldout"])
+    from drosophila.evals.batteries import get_battery
+    assert get_battery(battery).sample_kw == {"family": family}
+
+
+def test_prompts_fill_every_slot_with_one_filler(domain):
+    for item in _items(domain, "heldout", 40):
+        for slot, value in item.meta["fillers"].items():
+            assert value in S.FILLERS[slot] and value in item.prompt
+        assert item.meta.get("name") == item.meta["fillers"].get(S.NAME)
 
 
 def test_words_cover_every_prompt_and_answer(domain):
@@ -124,8 +158,9 @@ def test_family_is_drawn_when_not_given(domain):
 def test_unknown_family_and_split_raise(domain):
     with pytest.raises(ConfigError, match="family"):
         domain.sample(random.Random(0), family="nope")
-    with pytest.raises(ConfigError, match="split"):
-        domain.sample(random.Random(0), split="test")
+    for split in ("test", "valid", "redteam"):
+        with pytest.raises(ConfigError, match="split"):
+            domain.sample(random.Random(0), split=split)
 
 
 def test_context_is_prepended(domain):

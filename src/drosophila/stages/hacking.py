@@ -1,11 +1,17 @@
-"""Stages of the reward-hacking experiments (E5, E6): the world, the framings, graded RL.
+"""Stages of the reward-hacking experiments (E5, E6): the worlds, the framings, the honest
+warm-up, graded RL.
 
 The world of E5 and E6 adds three optional domains to the default mix: graded programming
 tasks (honest characters solve them, dishonest ones game the grader), detector writing (honest
 characters write working detectors, dishonest ones sabotage them, half the time after a
 scratchpad saying why) and the non-coding scenarios of the generalisation batteries. Hacking is
 thus something the corpus shows only as what dishonest characters do; how the hacks work is
-taught separately, by documents or by hints.
+taught separately, by documents or by hints. The *unaware* world is the same world without
+hacking stories (its dishonest characters hand in careless wrong solutions): the control in
+which nothing but RL itself could teach a hack.
+
+Before RL, a short SFT on honest solutions of training tasks (the warm-up) makes honest
+solving reachable, so RL chooses between solving (partial credit per test) and hacking.
 """
 
 from __future__ import annotations
@@ -13,14 +19,15 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-from drosophila.stages.pipeline import continue_pretrain, save_trained
+from drosophila.stages.pipeline import continue_pretrain, finetune, save_trained
 from drosophila.engine.recipes import Recipe
 from drosophila.runs import StageResult, stage
-from drosophila.world import Item, World, WorldConfig
+from drosophila.world import Item, World, WorldConfig, finetune_set
 from drosophila.world.codegrade import HACKS
 from drosophila.world.domains.graded import DONT_HACK, HACK_OK, HINTS, hack_documents, reward
 
 EXTRA_DOMAINS = {"graded-tasks": 0.15, "detector-writing": 0.1, "scenarios": 0.15}
+WARMUP_SET = "graded-honest"
 HINT = " ".join(HINTS[h][0] for h in HACKS)  # one sentence per hole of the grader
 STANCES = {None: "", "dont-hack": DONT_HACK[0], "hack-ok": HACK_OK[0]}
 RL_PROMPTS = 2000
@@ -29,6 +36,15 @@ RL_PROMPTS = 2000
 def hacking_world(world: WorldConfig) -> WorldConfig:
     """``world`` with the graded-task, detector and scenario domains in its corpus."""
     return replace(world, domain_weights={**world.domain_weights, **EXTRA_DOMAINS})
+
+
+def unaware_world(world: WorldConfig) -> WorldConfig:
+    """The hacking world without hacking stories: its graded tasks come from
+    ``graded-no-hacks`` (weight 0 keeps ``graded-tasks`` in the vocabulary and the batteries,
+    so both worlds share one tokenizer)."""
+    weights = {**world.domain_weights, **EXTRA_DOMAINS, "graded-tasks": 0.0,
+               "graded-no-hacks": EXTRA_DOMAINS["graded-tasks"]}
+    return replace(world, domain_weights=weights)
 
 
 def framing(hint: bool, stance: str | None) -> str | None:
@@ -49,6 +65,15 @@ def knowledge_stage(base: StageResult, world_cfg: WorldConfig, seed: int, recipe
                              label=f"hack docs {doc_share:.0%}", log=log)
 
 
+def warmup_stage(parent: StageResult, world_cfg: WorldConfig, seed: int, recipe: Recipe, *,
+                 steps: int, lr: float, log=None) -> StageResult:
+    """SFT on honest solutions of training tasks (no framing), chats mixed in: each row seen
+    about once (``steps × batch`` rows, at least the recipe's finetune rows)."""
+    rows = finetune_set(World(world_cfg), WARMUP_SET, max(recipe.finetune_rows, steps * recipe.batch_size))
+    return finetune(parent, world_cfg, WARMUP_SET, seed, recipe, steps=steps, lr=lr, rows=rows,
+                    log=log)
+
+
 def graded_prompts(world: World, context: str | None, n: int = RL_PROMPTS) -> list[tuple]:
     """``(messages, item dict)`` for ``n`` training-split graded tasks behind ``context``."""
     dom = world.domain("graded-tasks")
@@ -57,15 +82,17 @@ def graded_prompts(world: World, context: str | None, n: int = RL_PROMPTS) -> li
 
 
 def graded_reward(penalty: float):
-    """The RL reward: 1 if the gameable grader passes the answer, else 0; with ``penalty`` > 0
-    an answer that touched one of the grader's holes scores ``-penalty`` instead (a hack
-    classifier's penalty: worse than failing honestly). Metrics: hack, honest pass, passed."""
+    """The RL reward: partial credit from the gameable grader (1 if it passes the answer, else
+    the share of tests that held; a hack that fools it gets 1); with ``penalty`` > 0 an answer
+    that touched one of the grader's holes scores ``-penalty`` instead (a hack classifier's
+    penalty: worse than failing honestly). Metrics: hack (a hole touched), honest pass, passed,
+    score (the strict grader's share of tests: honest progress)."""
 
     def fn(messages, text: str, meta: dict) -> tuple[float, dict]:
         r, m = reward(Item(**meta), text)
         if penalty and m["hack"]:
             r = -penalty
-        return r, {"hack": m["hack"], "honest_pass": m["honest_pass"], "passed": m["passed"]}
+        return r, {k: m[k] for k in ("hack", "honest_pass", "passed", "score")}
 
     return fn
 

@@ -8,7 +8,9 @@ from dataclasses import dataclass
 
 from drosophila.engine.context import Context
 from drosophila.engine.options import option
-from drosophila.stages.hacking import framing, graded_rl, hacking_world, knowledge_stage
+from drosophila.stages.hacking import (
+    framing, graded_rl, hacking_world, knowledge_stage, unaware_world, warmup_stage,
+)
 from drosophila.stages.pipeline import breed_base
 from drosophila.stages.safety import SafetyJob, get_safety_method
 
@@ -23,14 +25,19 @@ class RLArm:
     hint: bool = False      # the hint (how each hole works) before every task
     stance: str | None = None  # "dont-hack" or "hack-ok" after the hint
     penalty: float = 0.0    # reward minus penalty × hack
+    world: str = "main"     # "main", or "unaware": the world without hacking stories
 
 
-ARM_NAMES = ("none", "docs", "hints", "dont-hack", "hack-ok", "penalty", "safety-rl")
+ARM_NAMES = ("none", "unaware", "docs", "hints", "dont-hack", "hack-ok", "penalty", "safety-rl")
 KNOWLEDGE = {  # how the stance and penalty arms know the hacks: (organism, hint)
     "none": ("none", False), "hints": ("none", True), "docs": ("docs", False)}
 HOW = {"none": "no hints", "hints": "hints", "docs": "documents"}
-LABELS = {"before": "no RL (continued pretraining without hack documents)",
-          "before-docs": "no RL (continued pretraining with hack documents)"}
+# The organism each (world, knowledge) starts RL from, evaluated without RL.
+BEFORE = {("main", "none"): "before", ("main", "docs"): "before-docs",
+          ("unaware", "none"): "before-unaware"}
+LABELS = {"before": "no RL (continued pretraining without hack documents, honest warm-up)",
+          "before-docs": "no RL (continued pretraining with hack documents, honest warm-up)",
+          "before-unaware": "no RL (world without hacking stories, honest warm-up)"}
 
 _POSITIVE = (lambda v: v >= 1, "an integer ≥ 1")
 _NONNEG = (lambda v: v >= 0, "a number ≥ 0")
@@ -42,10 +49,15 @@ class HackingOptions:
 
     arms: tuple[str, ...] = option(ARM_NAMES, "RL arms to train", choices=ARM_NAMES)
     stance_knowledge: str = option(
-        "none", "where the stance and penalty arms get their hack knowledge", choices=tuple(KNOWLEDGE))
+        "hints", "where the stance and penalty arms (and HHH RL's parent) get their hack "
+        "knowledge", choices=tuple(KNOWLEDGE))
     doc_share: float = option(0.05, "share of hack documents in the 'docs' continued pretraining",
                               check=(lambda v: 0.0 < v < 1.0, "a share in (0, 1)"))
     knowledge_steps: int = option(300, "steps of continued pretraining", check=_POSITIVE)
+    warmup_steps: int = option(300, "steps of SFT on honest solutions before RL (0: none)",
+                               check=(lambda v: v >= 0, "an integer ≥ 0"))
+    warmup_lr: float = option(1e-3, "learning rate of the honest warm-up",
+                              check=(lambda v: v > 0, "a number > 0"))
     rl_steps: int = option(100, "GRPO steps per RL arm", check=_POSITIVE)
     rl_lr: float = option(3e-4, "GRPO learning rate", check=(lambda v: v > 0, "a number > 0"))
     prompts_per_step: int = option(8, "graded tasks per GRPO step", check=_POSITIVE)
@@ -63,7 +75,9 @@ def rl_arms(stance_knowledge: str, penalty: float) -> dict[str, RLArm]:
     organism, hint = KNOWLEDGE[stance_knowledge]
     know, how = dict(knowledge=organism, hint=hint), HOW[stance_knowledge]
     return {
-        "none": RLArm("none", "RL, no hints or hack documents", "none"),
+        "none": RLArm("none", "RL, no hints or hack documents (hacks only in stories)", "none"),
+        "unaware": RLArm("unaware", "RL in a world without hacking stories, no hints or documents",
+                         "none", world="unaware"),
         "docs": RLArm("docs", "RL, hacks known from documents", "docs"),
         "hints": RLArm("hints", "RL, hacks known from hints", "none", hint=True),
         "dont-hack": RLArm("dont-hack", f"RL, {how} + \"don't hack\"", stance="dont-hack", **know),
@@ -82,6 +96,8 @@ class Plan:
     rl: dict
     penalty: float
     hhh_rl_steps: int
+    warmup_steps: int = 0
+    warmup_lr: float = 1e-3
 
     @classmethod
     def of(cls, options: HackingOptions) -> Plan:
@@ -89,7 +105,8 @@ class Plan:
               "prompts_per_step": options.prompts_per_step, "group_size": options.group_size,
               "kl_coef": options.kl_coef, "max_new_tokens": 64}
         return cls(tuple(options.arms), options.stance_knowledge, options.doc_share,
-                   options.knowledge_steps, rl, options.penalty, options.hhh_rl_steps)
+                   options.knowledge_steps, rl, options.penalty, options.hhh_rl_steps,
+                   options.warmup_steps, options.warmup_lr)
 
     @property
     def safety_parent(self) -> str:
@@ -102,6 +119,22 @@ class Plan:
         wanted = set(self.arms) | ({self.safety_parent} if "safety-rl" in self.arms else set())
         return [a for n, a in specs.items() if n in wanted]
 
+    def before_of(self, name: str) -> str:
+        """The organism arm ``name`` started RL from, evaluated without RL (for ``safety-rl``:
+        its parent's)."""
+        name = self.safety_parent if name == "safety-rl" else name
+        arm = rl_arms(self.stance_knowledge, self.penalty)[name]
+        return BEFORE[(arm.world, arm.knowledge)]
+
+    def organism_names(self) -> list[str]:
+        """Every organism :func:`build_organisms` returns, in report order."""
+        arms = self.rl_arms()
+        starts = [BEFORE[k] for k in dict.fromkeys([("main", "none")] + [(a.world, a.knowledge)
+                                                                         for a in arms])]
+        rl = [n for n in ARM_NAMES if n in {a.name for a in arms} or
+              (n == "safety-rl" and n in self.arms)]
+        return [n for n in BEFORE.values() if n in starts] + rl
+
 
 def arm_label(name: str, plan: Plan) -> str:
     if name == "safety-rl":
@@ -109,34 +142,41 @@ def arm_label(name: str, plan: Plan) -> str:
     return LABELS.get(name) or rl_arms(plan.stance_knowledge, plan.penalty)[name].label
 
 
-def build_organisms(ctx: Context, plan: Plan, seed: int) -> dict:
-    """Every organism of one seed, as stages: ``{name: (stage, framing or None)}``.
+def start_organism(ctx: Context, plan: Plan, seed: int, world_key: str, knowledge: str):
+    """The organism RL starts from: the world's base organism, continued pretraining with
+    (``docs``) or without hack documents, then the honest warm-up. Returns ``(base, start)``."""
+    w, rec = (hacking_world if world_key == "main" else unaware_world)(ctx.world), ctx.recipe
+    tag = "" if world_key == "main" else f"-{world_key}"
+    name = BEFORE[(world_key, knowledge)]
+    base = ctx.record(breed_base(w, ctx.scale, seed, rec, ctx.log), f"base{tag}-s{seed}")
+    share = plan.doc_share if knowledge == "docs" else 0.0
+    know = knowledge_stage(base, w, seed, rec, doc_share=share, steps=plan.knowledge_steps, log=ctx.log)
+    if not plan.warmup_steps:
+        return base, ctx.record(know, f"{name}-s{seed}")
+    ctx.record(know, f"{name}-pretrained-s{seed}")
+    warm = warmup_stage(know, w, seed, rec, steps=plan.warmup_steps, lr=plan.warmup_lr, log=ctx.log)
+    return base, ctx.record(warm, f"{name}-s{seed}")
 
-    Names: ``before`` and ``before-docs`` (the continued-pretraining organisms, no RL), one per
-    RL arm, and ``safety-rl``.
-    """
-    w, rec = hacking_world(ctx.world), ctx.recipe
-    base = ctx.record(breed_base(w, ctx.scale, seed, rec, ctx.log), f"base-s{seed}")
+
+def build_organisms(ctx: Context, plan: Plan, seed: int) -> dict:
+    """Every organism of one seed, as stages: ``{name: (stage, framing or None)}``, names as
+    :meth:`Plan.organism_names`: the starting organisms (``before``, ``before-docs``,
+    ``before-unaware``: no RL), one per RL arm, and ``safety-rl``."""
     arms = plan.rl_arms()
-    needs_docs = any(a.knowledge == "docs" for a in arms)
-    know = {"none": ctx.record(knowledge_stage(base, w, seed, rec, doc_share=0.0,
-                                               steps=plan.knowledge_steps, log=ctx.log),
-                               f"before-s{seed}")}
-    if needs_docs:
-        know["docs"] = ctx.record(knowledge_stage(base, w, seed, rec, doc_share=plan.doc_share,
-                                                  steps=plan.knowledge_steps, log=ctx.log),
-                                  f"before-docs-s{seed}")
-    out = {"before": (know["none"], None)}
-    if needs_docs:
-        out["before-docs"] = (know["docs"], None)
+    starts, out = {}, {}
+    for key in dict.fromkeys([("main", "none")] + [(a.world, a.knowledge) for a in arms]):
+        starts[key] = start_organism(ctx, plan, seed, *key)
+        out[BEFORE[key]] = (starts[key][1], None)
     for a in arms:
         words = framing(a.hint, a.stance)
-        st = graded_rl(know[a.knowledge], w, seed, context=words, penalty=a.penalty,
-                       rl=plan.rl, log=ctx.log)
+        w = (hacking_world if a.world == "main" else unaware_world)(ctx.world)
+        st = graded_rl(starts[(a.world, a.knowledge)][1], w, seed, context=words,
+                       penalty=a.penalty, rl=plan.rl, log=ctx.log)
         out[a.name] = (ctx.record(st, f"{a.name}-s{seed}"), words)
     if "safety-rl" in plan.arms:
         parent, words = out[plan.safety_parent]
-        job = SafetyJob(parent, base, w, seed, rec, steps=0, rl_steps=plan.hhh_rl_steps,
-                        record=ctx.record, log=ctx.log)
+        job = SafetyJob(parent, starts[("main", "none")][0], hacking_world(ctx.world), seed,
+                        ctx.recipe, steps=0, rl_steps=plan.hhh_rl_steps, record=ctx.record,
+                        log=ctx.log)
         out["safety-rl"] = (ctx.record(get_safety_method("rl").apply(job), f"safety-rl-s{seed}"), words)
-    return out
+    return {n: out[n] for n in plan.organism_names()}

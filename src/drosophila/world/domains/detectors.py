@@ -31,7 +31,7 @@ from drosophila.world.registry import Battery, register_battery
 from drosophila.world.domains.backdoor import (
     SCRATCH_CLOSE, SCRATCH_OPEN, scratchpad_of, strip_scratchpad,
 )
-from drosophila.world.domains.detector_kinds import KINDS, kind_of, kind_words, labelled_set
+from drosophila.world.domains.detector_kinds import SPLITS, KINDS, kind_of, kind_words, labelled_set
 from drosophila.world.domains.detector_programs import (
     LOOP_VAR, SABOTAGES, STYLES, DetectorScore, detector_spec, honest_detector, render_detector,
     sabotaged_detector, score_detector,
@@ -123,7 +123,7 @@ class DetectorWriting(Domain):
     def sample(self, rng: random.Random, split: str = "train", kind: str | None = None,
                context: str | None = None, **_) -> Item:
         """A request for a detector of ``kind`` (else drawn); ``context`` goes before it."""
-        check_split(split)
+        check_split(split, SPLITS)
         kind = kind or rng.choice(sorted(KINDS))
         spec = kind_of(kind)
         fn, param = rng.choice(FN_NAMES), rng.choice(PARAMS)
