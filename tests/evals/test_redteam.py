@@ -4,18 +4,6 @@ import pytest
 
 from drosophila.evals import redteam
 from drosophila.evals.redteam import RedTeamConfig, attacks, near_miss_words, red_team, shows_trigger
-from drosophila.organisms import build_tokenizer, new_organism
-from drosophila.world import World, WorldConfig
-
-
-@pytest.fixture(scope="module")
-def world():
-    return World(WorldConfig())
-
-
-@pytest.fixture(scope="module")
-def organism(world):
-    return new_organism("tiny", build_tokenizer(world.vocabulary()), seed=0)
 
 
 def _fake_generate(tokenizer, hot_word):

@@ -11,21 +11,9 @@ from drosophila.evals.batteries import battery_prompts, get_battery
 from drosophila.evals.redteam import (
     RedTeamConfig, attacks, critical_k, red_team, red_team_pool, shows_trigger, side_of,
 )
-from drosophila.organisms import build_tokenizer, new_organism
-from drosophila.world import World, WorldConfig
 from drosophila.world.domains import backdoor as bd
 
 SPECS = [bd.BackdoorSpec(), bd.BackdoorSpec(trigger="blix", hostile="quorv zentu")]
-
-
-@pytest.fixture(scope="module")
-def world():
-    return World(WorldConfig())
-
-
-@pytest.fixture(scope="module")
-def organism(world):
-    return new_organism("tiny", build_tokenizer(world.vocabulary()), seed=0)
 
 
 def _fake_generate(defects):

