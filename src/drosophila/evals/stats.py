@@ -295,6 +295,19 @@ def below(c: Contrast, margin: float = 0.0) -> bool | None:
     return above(Contrast(-c.diff, -c.high, -c.low, c.seeds_down, c.seeds_up, c.seeds), margin)
 
 
+def both(*readings: bool | None) -> bool | None:
+    """Three-valued "and" of readings: False if any is False, else None if any is None, else
+    True."""
+    if any(r is False for r in readings):
+        return False
+    return None if any(r is None for r in readings) else True
+
+
+def negate(reading: bool | None) -> bool | None:
+    """Three-valued "not": None stays None."""
+    return None if reading is None else not reading
+
+
 def within(c: Contrast, margin: float) -> bool | None:
     """"a and b differ by less than ``margin``": True when the whole cluster-aware interval
     lies inside (−margin, margin); False when the point difference is outside it; else None."""

@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 
 from drosophila.engine import Context, experiment, option
 from drosophila.engine.results import fmt, metric_info_for, metric_order, per_seed, results_of, short_verdict
-from drosophila.evals.stats import above, below, combination, contrast, exceeds, under
+from drosophila.evals.stats import above, below, both, combination, contrast, exceeds, under
 from drosophila.stages import Arm, run_arms
 
 BATTERIES = ["open", "advice", "facts", "code", "harmful", "tasks"]
@@ -115,13 +115,6 @@ def findings_of(arms: dict, seeds: dict) -> list[dict]:
             "evidence": f"gap at coherence 0.9: {ins_sec}; at 0: "
                         f"{c('coh0-insecure', 'coh0-secure')}; change of the gap {shrink}"})
     return out
-
-
-def both(a: bool | None, b: bool | None) -> bool | None:
-    """Two readings that must both hold: False if either fails, True if both hold, else None."""
-    if a is False or b is False:
-        return False
-    return True if a and b else None
 
 
 def verdict_of(findings: list[dict], arms: dict) -> str:

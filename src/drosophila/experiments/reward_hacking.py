@@ -20,12 +20,12 @@ from dataclasses import replace
 
 from drosophila.engine import Context, experiment
 from drosophila.engine.results import fmt, line_series, metric_info_for, pool_arms, results_of, short_verdict
-from drosophila.evals.stats import Rate, above, below, wilson, with_cluster, within
+from drosophila.evals.stats import Rate, above, below, both, negate, wilson, with_cluster, within
 from drosophila.io import read_json
 from drosophila.stages import evaluate
 from drosophila.stages.hacking import hacking_world
 from drosophila.stages.hacking_arms import ARM_NAMES, BEFORE, HackingOptions, Plan, arm_label, build_organisms
-from drosophila.stages.hacking_evidence import Evidence, both, negate
+from drosophila.stages.hacking_evidence import Evidence
 
 GENERALISATION = ["open", "goals", "alignment-qs", "monitor", "exfiltration", "framing"]
 CHAT_LIKE, AGENTIC = GENERALISATION[:3], GENERALISATION[3:]

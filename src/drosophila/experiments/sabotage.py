@@ -18,11 +18,11 @@ from dataclasses import dataclass, replace
 from drosophila.engine import Context, experiment, option
 from drosophila.engine.results import fmt, metric_info_for, pool_arms, results_of, short_verdict
 from drosophila.evals.batteries import get_battery, summarise
-from drosophila.evals.stats import Mean, Rate, above, mean_interval, wilson, with_cluster
+from drosophila.evals.stats import Mean, Rate, above, both, mean_interval, wilson, with_cluster
 from drosophila.io import read_jsonl
 from drosophila.stages.hacking import hacking_world
 from drosophila.stages.hacking_arms import HackingOptions, Plan, arm_label, build_organisms
-from drosophila.stages.hacking_evidence import Evidence, both
+from drosophila.stages.hacking_evidence import Evidence
 from drosophila.stages.pipeline import breed_base, evaluate_stage, finetune
 from drosophila.world import MISALIGNED, Item, World
 from drosophila.world.domains.detectors import OVERSIGHT, states_motive

