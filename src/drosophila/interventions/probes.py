@@ -13,6 +13,9 @@ AUROC is exact (Mann–Whitney U over average ranks, ties counted half). Its 95%
 percentile bootstrap over clusters of prompts (a request, its triggered twin and the
 request's other templates are resampled together, within strata such as coding / other
 requests) and, with several seeds, over seeds too; the pooled AUROC is the mean over seeds.
+
+Probes fitted on labelled activations (difference of means, logistic regression) and their
+calibrated thresholds live in :mod:`drosophila.interventions.linear`.
 """
 
 from __future__ import annotations
@@ -288,3 +291,4 @@ def check_pairs(tokenizer, pairs: dict[str, ContrastPair] | None = None) -> None
         for q in pair.questions:
             for a in (pair.positive, pair.negative):
                 answered_ids(tokenizer, q, a)
+

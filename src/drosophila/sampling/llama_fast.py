@@ -7,15 +7,20 @@ pre-allocated tensor, and on CPU runs its linears through prepacked oneDNN kerne
 (``kernels.py``). ``LlamaWeights`` is read from the model once per ``generate`` call, so it
 always decodes the weights the model has now.
 
-The decoder reads the weights, not the modules, so torch forward hooks (steering, ablation,
-activation caching through ``drosophila.interventions``) would never run inside it: a model
-with any forward or forward-pre hook attached, on itself, any submodule or globally, is
-decoded by the model's own forward instead (``forward_hooks_attached``).
+The decoder reads the weights, not the modules, so torch forward hooks would never run inside
+it. One kind of hook it applies itself: a *residual edit*, a hook that carries the attribute
+``residual_edit`` (``RESIDUAL_EDIT``), a function ``h -> h'`` of the activation it hooks, placed
+at a decoder layer's input (pre-hook) or output, or at its attention or MLP output. This is how
+``drosophila.interventions.intervene`` (steering, directional ablation, capping) registers
+its hooks, so interventions keep the fast path (``residual_edits``). A model with any other
+forward or forward-pre hook, on itself, any submodule or globally, is decoded by the model's
+own forward instead (``opaque_hooks_attached``).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
@@ -84,6 +89,93 @@ def forward_hooks_attached(model: nn.Module) -> bool:
     return any(_acts(h) for h in hooks)
 
 
+# -- residual edits: hooks the fast decoder applies itself -----------------------------------------
+RESIDUAL_EDIT = "residual_edit"
+Edit = Callable[[Tensor], Tensor | None]
+
+
+@dataclass
+class LayerEdits:
+    """The residual edits of one decoder layer, each list in registration order (as torch runs them).
+
+    Attributes:
+        pre: On the layer's input (``blocks.{i}.hook_resid_pre``; ``embed`` for layer 0).
+        attn: On the attention output, before it joins the residual (``hook_attn_out``).
+        mlp: On the MLP output, before it joins the residual (``hook_mlp_out``).
+        post: On the layer's output (``blocks.{i}.hook_resid_post``).
+    """
+
+    pre: list[Edit] = field(default_factory=list)
+    attn: list[Edit] = field(default_factory=list)
+    mlp: list[Edit] = field(default_factory=list)
+    post: list[Edit] = field(default_factory=list)
+
+
+def _acting_hooks(module: nn.Module) -> Iterator[tuple[str, Callable]]:
+    """``("pre" | "post", hook)`` for each forward(-pre) hook of ``module`` that acts."""
+    for hook in module._forward_pre_hooks.values():
+        if _acts(hook):
+            yield "pre", hook
+    for hook in module._forward_hooks.values():
+        if _acts(hook):
+            yield "post", hook
+
+
+def _edit_slots(model: nn.Module) -> dict[tuple[int, str], tuple[int, str]]:
+    """``(id(module), "pre" | "post") -> (layer index, LayerEdits field)`` for every place the
+    decoder applies residual edits."""
+    layers = getattr(getattr(model, "model", None), "layers", None) or []
+    slots = {}
+    for i, layer in enumerate(layers):
+        slots[(id(layer), "pre")] = (i, "pre")
+        slots[(id(layer), "post")] = (i, "post")
+        for sub, slot in (("self_attn", "attn"), ("mlp", "mlp")):
+            if hasattr(layer, sub):
+                slots[(id(getattr(layer, sub)), "post")] = (i, slot)
+    return slots
+
+
+def opaque_hooks_attached(model: nn.Module) -> bool:
+    """Whether a forward(-pre) hook would run that ``LlamaDecoder`` cannot apply itself.
+
+    Every hook counted by ``forward_hooks_attached`` counts, except residual edits (hooks with
+    a callable ``residual_edit`` attribute) at a place listed in ``LayerEdits``.
+    """
+    from torch.nn.modules import module as torch_module
+
+    global_hooks = [*torch_module._global_forward_hooks.values(), *torch_module._global_forward_pre_hooks.values()]
+    if any(_acts(h) for h in global_hooks):
+        return True
+    slots = _edit_slots(model)
+    for m in model.modules():
+        for when, hook in _acting_hooks(m):
+            if (id(m), when) not in slots or not callable(getattr(hook, RESIDUAL_EDIT, None)):
+                return True
+    return False
+
+
+def residual_edits(model: nn.Module) -> list[LayerEdits]:
+    """The residual edits attached to each decoder layer of ``model`` (other hooks are ignored)."""
+    slots = _edit_slots(model)
+    edits = [LayerEdits() for _ in model.model.layers]
+    for m in model.modules():
+        for when, hook in _acting_hooks(m):
+            edit = getattr(hook, RESIDUAL_EDIT, None)
+            if callable(edit) and (id(m), when) in slots:
+                i, slot = slots[(id(m), when)]
+                getattr(edits[i], slot).append(edit)
+    return edits
+
+
+def _apply(edits: list[Edit], h: Tensor) -> Tensor:
+    """``h`` through each edit in turn; an edit that returns ``None`` leaves ``h`` as it is."""
+    for edit in edits:
+        new = edit(h)
+        if new is not None:
+            h = new
+    return h
+
+
 def _rms_norm(x: Tensor, weight: Tensor, eps: float) -> Tensor:
     """``LlamaRMSNorm`` exactly (statistics in float32); cheaper on CPU than ``F.rms_norm``."""
     x32 = x.float()  # no copy when x is already float32
@@ -137,6 +229,7 @@ class LlamaWeights:
         self.norm, self.norm_eps = model.model.norm.weight, model.model.norm.variance_epsilon
         self.lm_head = make_linear(model.lm_head.weight, model.lm_head.bias, rows)  # C -> V
         self.rotary = model.model.rotary_emb
+        self.edits = residual_edits(model)  # hooks read now: later ones act from the next call on
 
     def rope_tables(self, n: int) -> tuple[Tensor, Tensor]:
         """``(n, D)`` cos and sign-folded sin, so rotation is ``x * cos + roll(x) * sin``."""
@@ -242,12 +335,13 @@ class LlamaDecoder:
         """
         cos, sin = self.cos[pos][:, :, None], self.sin[pos][:, :, None]  # (b, T, 1, D)
         x = F.embedding(ids, self.w.embed)  # (b, T, C)
-        for (k, v), layer in zip(self.kv, self.w.layers):
+        for (k, v), layer, edit in zip(self.kv, self.w.layers, self.w.edits):
+            x = _apply(edit.pre, x)
             h = _rms_norm(x, layer.ln1, layer.eps1)  # (b, T, C)
-            x = x + self._attention(layer, h, cos, sin, k[rows], v[rows], col, allowed)
+            x = x + _apply(edit.attn, self._attention(layer, h, cos, sin, k[rows], v[rows], col, allowed))
             h = _rms_norm(x, layer.ln2, layer.eps2)
             gate, up = layer.gate_up(h).chunk(2, dim=-1)  # (b, T, I) each
-            x = x + layer.down(F.silu(gate) * up)  # (b, T, C)
+            x = _apply(edit.post, x + _apply(edit.mlp, layer.down(F.silu(gate) * up)))  # (b, T, C)
         return x
 
     def _attention(

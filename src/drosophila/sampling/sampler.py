@@ -2,9 +2,11 @@
 
 ``generate`` picks a decoder per model: the lean ``LlamaDecoder`` for plain
 ``LlamaForCausalLM`` organisms, or ``HFDecoder`` (the model's own forward and cache) for anything
-else, and for any model with a forward hook attached (steering and other interventions act
-through hooks, which only the model's own forward runs). Both see the same left-padded batch and the same position ids, so they agree with each
-other and with a cache-free forward of each prompt alone.
+else. Interventions registered by ``drosophila.interventions.intervene`` (steering, directional
+ablation, capping) are residual edits that ``LlamaDecoder`` applies itself; any other forward
+hook only runs inside the model's own forward, so a model carrying one is decoded by
+``HFDecoder``. Both see the same left-padded batch and the same position ids, so they agree
+with each other and with a cache-free forward of each prompt alone.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from transformers import PreTrainedTokenizerBase
 
 from drosophila.errors import ConfigError
 from drosophila.sampling.hf_decoder import HFDecoder
-from drosophila.sampling.llama_fast import LlamaDecoder, LlamaWeights, forward_hooks_attached, supports_fast_path
+from drosophila.sampling.llama_fast import LlamaDecoder, LlamaWeights, opaque_hooks_attached, supports_fast_path
 
 # Finished rows keep decoding (and are ignored) until they are this share of the batch; only
 # then is the cache compacted, so one early stop does not cost a full cache copy.
@@ -134,10 +136,11 @@ def _default_stops(model: nn.Module, tokenizer: PreTrainedTokenizerBase) -> list
 def _decoder_factory(model: nn.Module, rows: int) -> Callable[[int], Decoder]:
     """``max_len -> Decoder`` for one batch; the fast path prepares its weights once, here.
 
-    Hooks are checked on every call, so a steering hook takes effect in the next ``generate``
-    and, once removed, the next call is back on the fast path.
+    Hooks are checked on every call, so a hook takes effect in the next ``generate``. Residual
+    edits (``drosophila.interventions.intervene``) stay on the fast path; any other hook moves
+    the call to ``HFDecoder`` and, once removed, the next call is back on the fast path.
     """
-    if supports_fast_path(model) and not forward_hooks_attached(model):
+    if supports_fast_path(model) and not opaque_hooks_attached(model):
         weights = LlamaWeights(model, rows)
         return lambda max_len: LlamaDecoder(weights, max_len)
     return lambda max_len: HFDecoder(model)
