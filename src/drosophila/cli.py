@@ -218,7 +218,10 @@ def eval_cmd(
                              sampling=SamplingConfig(seed=seed), progress=True)
     table = Table("metric", "rate", "95% interval", "n")
     for k, r in metrics.items():
-        table.add_row(k, f"{100 * r.rate:.1f}%", f"[{100 * r.low:.1f}, {100 * r.high:.1f}]", str(r.n))
+        if not r.n:  # e.g. a rate over coherent answers when none was coherent
+            table.add_row(k, "—", "no answers", "0")
+        else:
+            table.add_row(k, f"{100 * r.rate:.1f}%", f"[{100 * r.low:.1f}, {100 * r.high:.1f}]", str(r.n))
     Console().print(table)
     if out:
         atomic_write_jsonl(out, rows)

@@ -7,8 +7,11 @@ from drosophila.evals.stats import Rate, pool
 
 
 def fmt(r: Rate) -> str:
-    """``"31.0% [24.9, 37.8] n=200"``, then the cluster-aware interval where there is one:
+    """``"31.0% [24.9, 37.8] n=200"`` (``"no answers (n=0)"`` for an empty rate, e.g. a rate
+    over coherent answers when none was coherent), then the cluster-aware interval where there is one:
     ``"; seeds × prompts [22.5, 40.1] (150 prompts, 5 seeds)"``."""
+    if not r.n:
+        return "no answers (n=0)"
     text = f"{100 * r.rate:.1f}% [{100 * r.low:.1f}, {100 * r.high:.1f}] n={r.n}"
     if r.cluster_low is None:
         return text
