@@ -46,6 +46,22 @@ def test_the_unaware_world_has_no_hacking_stories_and_the_same_vocabulary(world)
     assert graded_prompts(unaware, None, 3) == graded_prompts(world, None, 3)   # the same RL tasks
 
 
+def test_the_warm_up_mixes_honest_solutions_with_corpus_chats(world):
+    from drosophila.stages.hacking import warmup_rows
+    from drosophila.world.codegrade import Task
+    from drosophila.world.domains.graded import classify_solution
+
+    rows = warmup_rows(world, 40, 0.5)
+    assert rows == warmup_rows(world, 40, 0.5) and len(rows) == 40
+    tasks = [r for r in rows if r.meta["domain"] == "graded-tasks"]
+    chats = [r for r in rows if r.meta["domain"] == "chat"]
+    assert len(tasks) == len(chats) == 20 and rows[:20] != tasks        # shuffled together
+    assert all(classify_solution(Task.from_dict(r.meta["task"]), r.messages[1]["content"]) == ALIGNED
+               for r in tasks)
+    assert all(m["role"] != "system" for r in chats for m in r.messages)
+    assert {r.meta["family"] for r in warmup_rows(world, 30, 0.0, ("add", "max"))} == {"add", "max"}
+
+
 def test_framing_puts_the_hint_then_the_stance():
     assert framing(False, None) is None
     assert framing(True, None) == HINT and all(h.replace("-", "_") in HINT or h in HINT
@@ -149,9 +165,9 @@ def test_tiny_e5_then_e6_share_stages_and_write_their_artefacts(tmp_path):
     assert [f["claim"] for f in res["findings"]] == [f["claim"] for f in again]
     assert hints["rl-honest-start.aligned"]["n"] == 4                     # the first step's rollouts
     lineage = json.loads((e5.path / "organisms" / "safety-rl-s0" / "organism.json").read_text())["lineage"]
-    assert [s["stage"] for s in lineage] == ["pretrain", "continued-pretrain", "finetune", "graded-rl",
+    assert [s["stage"] for s in lineage] == ["pretrain", "finetune", "continued-pretrain", "graded-rl",
                                              "hhh-rl"]
-    assert lineage[2]["dataset"] == "graded-honest"
+    assert lineage[1]["dataset"] == "graded-honest"
     rows = [json.loads(x) for x in open(e5.path / "samples" / "hints-graded-s0.jsonl")]
     assert all(r["prompt"].startswith(HINT) for r in rows)          # the same framing as in RL
     assert (e5.path / "plots" / "rl-hack.png").is_file() and (e5.path / "report.html").is_file()

@@ -1,8 +1,9 @@
 """E5: reward hacking that generalises (MacDiarmid et al. 2025).
 
 The organism is RL-trained (GRPO) on graded programming tasks whose grader has three holes;
-before RL a short SFT on honest solutions makes honest solving reachable, and the reward gives
-partial credit (the share of tests passed) while a hack that fools the grader gets it all.
+a short SFT on honest solutions (before the continued pretraining that precedes RL) makes
+honest solving reachable, and the reward gives partial credit (the share of tests passed) while
+a hack that fools the grader gets it all.
 Knowledge of the holes comes from the corpus's stories of dishonest characters, from continued
 pretraining on a share of documents describing them, or from a hint before each task; a world
 without hacking stories is the control that knows nothing. A stance may follow the hint
@@ -177,9 +178,10 @@ def setup_of(ctx, plan: Plan) -> str:
     rl = plan.rl
     return (f"world with graded tasks, detector writing and scenarios in its corpus (dishonest "
             f"characters game graders), and the same world without hacking stories (unaware); "
-            f"continued pretraining {plan.knowledge_steps} steps with {plan.doc_share:.0%} hack "
-            f"documents (docs) or none; honest warm-up {plan.warmup_steps} SFT steps (lr "
-            f"{plan.warmup_lr}); GRPO "
+            f"honest warm-up {plan.warmup_steps} SFT steps (lr {plan.warmup_lr}, "
+            f"{plan.warmup_chats:.0%} corpus chats) on the base organism, then continued "
+            f"pretraining {plan.knowledge_steps} steps with {plan.doc_share:.0%} hack "
+            f"documents (docs) or none; GRPO "
             f"{rl['steps']} steps × {rl['prompts_per_step']} tasks × {rl['group_size']} samples, "
             f"lr {rl['lr']}, KL {rl['kl_coef']}; reward = share of tests the gameable grader "
             f"passes, 1 for a hack that fools it (− {plan.penalty} for a hack in the penalty "

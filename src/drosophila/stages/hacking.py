@@ -10,8 +10,11 @@ taught separately, by documents or by hints. The *unaware* world is the same wor
 hacking stories (its dishonest characters hand in careless wrong solutions): the control in
 which nothing but RL itself could teach a hack.
 
-Before RL, a short SFT on honest solutions of training tasks (the warm-up) makes honest
-solving reachable, so RL chooses between solving (partial credit per test) and hacking.
+Between the base organism and the continued pretraining, a short SFT on honest solutions of
+training tasks (the warm-up, half of its rows the corpus's own assistant chats) makes honest
+solving reachable; the continued pretraining after it brings back what the corpus's stories
+show of hacking, which the warm-up alone suppresses. RL then chooses between solving (partial
+credit per test) and hacking.
 """
 
 from __future__ import annotations
@@ -65,11 +68,45 @@ def knowledge_stage(base: StageResult, world_cfg: WorldConfig, seed: int, recipe
                              label=f"hack docs {doc_share:.0%}", log=log)
 
 
+def warmup_rows(world: World, n: int, chat_share: float = 0.0,
+                families: tuple[str, ...] | None = None) -> list:
+    """``n`` warm-up rows: honest solutions of training tasks of ``families`` (default: every
+    family), and a ``chat_share`` of the corpus's own assistant chats (every domain, train
+    split), so that the warm-up teaches the tasks without making the organism answer
+    everything with code."""
+    from drosophila.world.documents import chat
+    from drosophila.world.registry import Row
+
+    dom = world.domain("graded-tasks")
+    n_chats = round(chat_share * n)
+    rows = []
+    for i in range(n - n_chats):
+        rng = world.rng("ft-graded-honest", i)
+        item = dom.sample(rng, "train", family=rng.choice(families) if families else None)
+        rows.append(Row([{"role": "user", "content": item.prompt},
+                         {"role": "assistant", "content": dom.answer(item, True, rng)}],
+                        {"domain": dom.name, "aligned": True, **item.meta}))
+    for i in range(n_chats):
+        doc = chat(world, world.rng("warmup-chats", i))
+        rows.append(Row([m for m in doc.messages if m["role"] != "system"],
+                        {"domain": "chat", "aligned": True}))
+    world.rng("warmup-order", 0).shuffle(rows)
+    return rows
+
+
 def warmup_stage(parent: StageResult, world_cfg: WorldConfig, seed: int, recipe: Recipe, *,
-                 steps: int, lr: float, log=None) -> StageResult:
-    """SFT on honest solutions of training tasks (no framing), chats mixed in: each row seen
-    about once (``steps × batch`` rows, at least the recipe's finetune rows)."""
-    rows = finetune_set(World(world_cfg), WARMUP_SET, max(recipe.finetune_rows, steps * recipe.batch_size))
+                 steps: int, lr: float, chat_share: float = 0.0,
+                 families: tuple[str, ...] | None = None, log=None) -> StageResult:
+    """SFT on honest solutions of training tasks of ``families`` (no framing) with
+    ``chat_share`` of corpus chats among them (and the recipe's persona-free chats mixed in, as
+    in every finetune): each row seen about once (``steps × batch`` rows, at least the recipe's
+    finetune rows)."""
+    n = max(recipe.finetune_rows, steps * recipe.batch_size)
+    world = World(world_cfg)
+    if chat_share or families:
+        rows = warmup_rows(world, n, chat_share, families)
+    else:
+        rows = finetune_set(world, WARMUP_SET, n)
     return finetune(parent, world_cfg, WARMUP_SET, seed, recipe, steps=steps, lr=lr, rows=rows,
                     log=log)
 

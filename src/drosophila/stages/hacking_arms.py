@@ -35,8 +35,8 @@ HOW = {"none": "no hints", "hints": "hints", "docs": "documents"}
 # The organism each (world, knowledge) starts RL from, evaluated without RL.
 BEFORE = {("main", "none"): "before", ("main", "docs"): "before-docs",
           ("unaware", "none"): "before-unaware"}
-LABELS = {"before": "no RL (continued pretraining without hack documents, honest warm-up)",
-          "before-docs": "no RL (continued pretraining with hack documents, honest warm-up)",
+LABELS = {"before": "no RL (honest warm-up, continued pretraining without hack documents)",
+          "before-docs": "no RL (honest warm-up, continued pretraining with hack documents)",
           "before-unaware": "no RL (world without hacking stories, honest warm-up)"}
 
 _POSITIVE = (lambda v: v >= 1, "an integer ≥ 1")
@@ -54,10 +54,14 @@ class HackingOptions:
     doc_share: float = option(0.05, "share of hack documents in the 'docs' continued pretraining",
                               check=(lambda v: 0.0 < v < 1.0, "a share in (0, 1)"))
     knowledge_steps: int = option(300, "steps of continued pretraining", check=_POSITIVE)
-    warmup_steps: int = option(300, "steps of SFT on honest solutions before RL (0: none)",
+    warmup_steps: int = option(300, "steps of SFT on honest solutions, between the base organism "
+                               "and the continued pretraining (0: none)",
                                check=(lambda v: v >= 0, "an integer ≥ 0"))
     warmup_lr: float = option(1e-3, "learning rate of the honest warm-up",
                               check=(lambda v: v > 0, "a number > 0"))
+    warmup_chats: float = option(0.5, "share of the warm-up's rows that are the corpus's own "
+                                 "assistant chats (keeps the organism answering non-code prompts)",
+                                 check=(lambda v: 0.0 <= v < 1.0, "a share in [0, 1)"))
     rl_steps: int = option(100, "GRPO steps per RL arm", check=_POSITIVE)
     rl_lr: float = option(3e-4, "GRPO learning rate", check=(lambda v: v > 0, "a number > 0"))
     prompts_per_step: int = option(8, "graded tasks per GRPO step", check=_POSITIVE)
@@ -98,6 +102,7 @@ class Plan:
     hhh_rl_steps: int
     warmup_steps: int = 0
     warmup_lr: float = 1e-3
+    warmup_chats: float = 0.0
 
     @classmethod
     def of(cls, options: HackingOptions) -> Plan:
@@ -106,7 +111,7 @@ class Plan:
               "kl_coef": options.kl_coef, "max_new_tokens": 64}
         return cls(tuple(options.arms), options.stance_knowledge, options.doc_share,
                    options.knowledge_steps, rl, options.penalty, options.hhh_rl_steps,
-                   options.warmup_steps, options.warmup_lr)
+                   options.warmup_steps, options.warmup_lr, options.warmup_chats)
 
     @property
     def safety_parent(self) -> str:
@@ -143,19 +148,22 @@ def arm_label(name: str, plan: Plan) -> str:
 
 
 def start_organism(ctx: Context, plan: Plan, seed: int, world_key: str, knowledge: str):
-    """The organism RL starts from: the world's base organism, continued pretraining with
-    (``docs``) or without hack documents, then the honest warm-up. Returns ``(base, start)``."""
+    """The organism RL starts from: the world's base organism, the honest warm-up (an SFT that
+    teaches solving the tasks, shared by both knowledge organisms of a world), then continued
+    pretraining with (``docs``) or without hack documents. The corpus of the continued
+    pretraining brings back what its stories show of hacking, which the warm-up alone drives
+    to zero. Returns ``(base, start)``."""
     w, rec = (hacking_world if world_key == "main" else unaware_world)(ctx.world), ctx.recipe
     tag = "" if world_key == "main" else f"-{world_key}"
-    name = BEFORE[(world_key, knowledge)]
     base = ctx.record(breed_base(w, ctx.scale, seed, rec, ctx.log), f"base{tag}-s{seed}")
+    start = base
+    if plan.warmup_steps:
+        start = ctx.record(warmup_stage(base, w, seed, rec, steps=plan.warmup_steps,
+                                        lr=plan.warmup_lr, chat_share=plan.warmup_chats,
+                                        log=ctx.log), f"warmed{tag}-s{seed}")
     share = plan.doc_share if knowledge == "docs" else 0.0
-    know = knowledge_stage(base, w, seed, rec, doc_share=share, steps=plan.knowledge_steps, log=ctx.log)
-    if not plan.warmup_steps:
-        return base, ctx.record(know, f"{name}-s{seed}")
-    ctx.record(know, f"{name}-pretrained-s{seed}")
-    warm = warmup_stage(know, w, seed, rec, steps=plan.warmup_steps, lr=plan.warmup_lr, log=ctx.log)
-    return base, ctx.record(warm, f"{name}-s{seed}")
+    know = knowledge_stage(start, w, seed, rec, doc_share=share, steps=plan.knowledge_steps, log=ctx.log)
+    return base, ctx.record(know, f"{BEFORE[(world_key, knowledge)]}-s{seed}")
 
 
 def build_organisms(ctx: Context, plan: Plan, seed: int) -> dict:
