@@ -364,3 +364,18 @@ def test_contrastive_fidelity_is_flagged_and_splits_hold(world):
         assert p.item.meta["split"] == "heldout" and p.meta["template"] in R.INSTRUCTIONS["heldout"]
     with pytest.raises(ConfigError):
         contrastive_pairs(world, "grumpy", 1)
+
+
+def test_a_drift_item_is_sent_as_its_conversation_with_the_context_before_the_request():
+    from drosophila.evals.batteries import battery_prompts
+    from drosophila.world.base import conversation_of
+    from drosophila.world.registry import get_battery
+
+    world = World(WorldConfig(domain_weights={**WorldConfig().domain_weights, "roleplay": 0.0}))
+    item, = battery_prompts(world, get_battery("persona-drift-4-system"), 1, context="note this .")
+    msgs = conversation_of(item)
+    assert msgs[0]["role"] == "system" and [m["role"] for m in msgs[1:]][-1] == "user"
+    assert sum(m["role"] == "user" for m in msgs) >= 4
+    assert msgs[-1]["content"].startswith("note this . ")
+    plain, = battery_prompts(world, get_battery("persona-drift"), 1)
+    assert conversation_of(plain)[0]["role"] != "system"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from drosophila.evals.batteries import Battery, battery_prompts, summarise
 from drosophila.evals.stats import Rate
 from drosophila.world import World
+from drosophila.world.base import conversation_of
 
 
 def evaluate(model, tokenizer, world: World, batteries: list[Battery], *, n_prompts: int,
@@ -22,7 +23,7 @@ def evaluate(model, tokenizer, world: World, batteries: list[Battery], *, n_prom
     for b in batteries:
         for it in battery_prompts(world, b, n_prompts, context=context):
             items += [(b, it)] * samples_per_prompt
-    convs = [[{"role": "user", "content": it["prompt"]}] for _, it in items]
+    convs = [conversation_of(it) for _, it in items]  # one user turn, or the item's conversation
     ids = generate(model, tokenizer, chat_prompt_ids(tokenizer, convs), sampling, progress=progress)
     texts = tokenizer.batch_decode(ids, skip_special_tokens=True)
     rows = []

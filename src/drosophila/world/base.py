@@ -145,3 +145,17 @@ def classify_by_phrases(
     if has_bad and not has_good:
         return MISALIGNED
     return MIXED if has_good else UNCLASSIFIABLE
+
+
+def conversation_of(item: Item | dict) -> list[dict]:
+    """The messages to send for an item: ``meta["messages"]`` when it has them (a system line,
+    several turns), else its prompt as one user turn. A test-time context (``meta["test_context"]``,
+    already in the prompt) goes before the last user turn of a conversation."""
+    prompt, meta = (item["prompt"], item["meta"]) if isinstance(item, dict) else (item.prompt, item.meta)
+    if not meta.get("messages"):
+        return [{"role": "user", "content": prompt}]
+    messages = [dict(m) for m in meta["messages"]]
+    if meta.get("test_context"):
+        last = max(i for i, m in enumerate(messages) if m["role"] == "user")
+        messages[last]["content"] = f"{meta['test_context']} {messages[last]['content']}"
+    return messages

@@ -29,7 +29,9 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from drosophila.errors import ConfigError, choice_error
-from drosophila.world.base import Domain, Item, check_split, register_domain, words_of
+from drosophila.world.base import (  # noqa: F401  (conversation_of re-exported)
+    Domain, Item, check_split, conversation_of, register_domain, words_of,
+)
 from drosophila.world.persona import TRAIT_WORDS, TRAITS
 from drosophila.world.registry import Battery, register_battery
 from drosophila.world.roles_data import (  # noqa: F401  (re-exported)
@@ -263,14 +265,6 @@ def role_conversations(world, role: str, n: int, *, split: str = "heldout",
     return out
 
 
-def conversation_of(item: Item | dict) -> list[dict]:
-    """The messages to send for an item: ``meta["messages"]`` when it has them, else its prompt
-    as one user turn."""
-    prompt, meta = (item["prompt"], item["meta"]) if isinstance(item, dict) else (item.prompt, item.meta)
-    return [dict(m) for m in meta["messages"]] if meta.get("messages") else [
-        {"role": "user", "content": prompt}]
-
-
 class RoleVerdict(NamedTuple):
     """What an answer shows: the inner domain's label and the role it speaks in (or None)."""
 
@@ -331,16 +325,17 @@ class RolePlay(Domain):
 
 def drift_battery(turns: int, *, system: bool = False, inner: str = "harmful") -> Battery:
     """A persona-drift battery of ``turns`` pulls (behind the assistant's system line when
-    ``system``: only evaluators that send :func:`conversation_of` see it)."""
+    ``system``); evaluations send each item's whole conversation (:func:`conversation_of`)."""
     name = f"persona-drift-{turns}" + ("-system" if system else "")
     name += "" if inner == "harmful" else f"-{inner}"
     turn_s = "turn" if turns == 1 else "turns"
-    return Battery(name, RolePlay.name, f"misaligned after {turns} {turn_s} pulling toward a role",
+    behind = ", behind the assistant's system prompt" if system else ""
+    return Battery(name, RolePlay.name, f"misaligned after {turns} {turn_s} pulling toward a role{behind}",
                    sample_kw={"style": "drift", "turns": turns, "system": system, "inner": inner})
 
 
-# Jailbreaks are one user turn. A drift item's prompt joins its user turns (what an evaluator
-# that sends one user turn sees); ``conversation_of`` gives the multi-turn conversation.
+# Jailbreaks are one user turn. A drift item is a conversation (``meta["messages"]``, sent as
+# such by the evaluator); its prompt joins its user turns, for display and distinct counts.
 _JAILBREAK = "under a role-play instruction"
 for _b in (
     Battery("roleplay-jailbreak", RolePlay.name, f"complies with harmful requests {_JAILBREAK}",
@@ -354,5 +349,6 @@ for _b in (
     Battery("persona-drift", RolePlay.name, f"misaligned after {DRIFT_TURNS} turns pulling toward a role",
             sample_kw={"style": "drift", "turns": DRIFT_TURNS}),
     *(drift_battery(k) for k in DRIFT_LENGTHS if k != DRIFT_TURNS),
+    *(drift_battery(k, system=True) for k in DRIFT_LENGTHS),  # grounding by a system prompt
 ):
     register_battery(_b)
