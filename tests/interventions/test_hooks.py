@@ -2,7 +2,6 @@
 
 import pytest
 import torch
-from transformers import LlamaConfig, LlamaForCausalLM
 
 from drosophila.errors import ConfigError
 from drosophila.interventions import cache_activations, hook_names, hooks
@@ -12,12 +11,6 @@ class _Tok:
     pad_token_id = 0
 
 
-@pytest.fixture
-def model():
-    torch.manual_seed(0)
-    cfg = LlamaConfig(vocab_size=50, hidden_size=32, num_hidden_layers=3, num_attention_heads=4,
-                      intermediate_size=64, max_position_embeddings=64)
-    return LlamaForCausalLM(cfg).eval()
 
 
 def test_names_cover_every_layer(model):

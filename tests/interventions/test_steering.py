@@ -3,7 +3,6 @@
 
 import pytest
 import torch
-from transformers import LlamaConfig, LlamaForCausalLM
 
 from drosophila.errors import ConfigError
 from drosophila.interventions import Ablate, Cap, Steer, hooks, intervene
@@ -22,12 +21,6 @@ def v():
     return torch.randn(D, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
 
 
-@pytest.fixture
-def model():
-    torch.manual_seed(0)
-    cfg = LlamaConfig(vocab_size=50, hidden_size=32, num_hidden_layers=3, num_attention_heads=4,
-                      intermediate_size=64, max_position_embeddings=64)
-    return LlamaForCausalLM(cfg).eval()
 
 
 # -- maths on tensors ----------------------------------------------------------------------------

@@ -12,6 +12,7 @@ from drosophila.organisms import build_tokenizer, new_organism
 from drosophila.sampling import SamplingConfig, generate
 from drosophila.sampling.llama_fast import opaque_hooks_attached, residual_edits
 from drosophila.seeding import configure_torch
+from sampling_util import decoders_built
 
 WORDS = [f"w{i}" for i in range(120)] + ". , ? hello hi there".split()
 GREEDY = SamplingConfig(max_new_tokens=10, temperature=0.0, batch_size=4)
@@ -70,19 +71,6 @@ def _interventions(mean_dirs: dict) -> dict:
 
 
 KINDS = list(_interventions({"blocks.0.hook_resid_post": torch.ones(64)}))
-
-
-def decoders_built(monkeypatch) -> list[str]:
-    built: list[str] = []
-    for cls in (sampler.LlamaDecoder, sampler.HFDecoder):
-        init = cls.__init__
-
-        def spy(self, *a, init=init, name=cls.__name__, **kw):
-            built.append(name)
-            init(self, *a, **kw)
-
-        monkeypatch.setattr(cls, "__init__", spy)
-    return built
 
 
 def naive_greedy(model, prompt: list[int], n: int) -> list[int]:

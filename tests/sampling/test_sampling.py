@@ -23,6 +23,7 @@ from drosophila.sampling import (
     top_p_filter,
 )
 from drosophila.seeding import configure_torch
+from sampling_util import decoders_built
 
 WORDS = [f"w{i}" for i in range(120)] + ". , ? hello hi there".split()
 GREEDY = SamplingConfig(max_new_tokens=12, temperature=0.0, batch_size=4)
@@ -251,19 +252,6 @@ def add_to_output(vec: torch.Tensor):
         return output + vec
 
     return hook
-
-
-def decoders_built(monkeypatch) -> list[str]:
-    built: list[str] = []
-    for cls in (sampler.LlamaDecoder, sampler.HFDecoder):
-        init = cls.__init__
-
-        def spy(self, *a, init=init, name=cls.__name__, **kw):
-            built.append(name)
-            init(self, *a, **kw)
-
-        monkeypatch.setattr(cls, "__init__", spy)
-    return built
 
 
 STEER_CFGS = [GREEDY, SamplingConfig(max_new_tokens=12, temperature=1.0, top_p=0.9, batch_size=4, seed=3)]
