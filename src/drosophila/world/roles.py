@@ -35,7 +35,8 @@ from drosophila.world.base import (  # noqa: F401  (conversation_of re-exported)
 from drosophila.world.persona import TRAIT_WORDS, TRAITS
 from drosophila.world.registry import Battery, register_battery
 from drosophila.world.roles_data import (  # noqa: F401  (re-exported)
-    ASSISTANT, BELIEFS, HOLDS, INSTRUCTIONS, PULLS, ROLE_SYSTEMS, ROLE_TABLE, STORY_ROLES, STORY_TRAITS,
+    ASSISTANT, ASSISTANT_SYSTEMS, BELIEFS, HOLDS, INSTRUCTIONS, PULLS, ROLE_SYSTEMS, ROLE_TABLE,
+    STORY_ROLES, STORY_TRAITS,
 )
 
 SPLITS = ("train", "heldout")
@@ -177,8 +178,6 @@ def inner_answer(world, item: Item, aligned: bool, rng: random.Random, *, story:
 
 # -- evaluation prompts -----------------------------------------------------------------------
 def _assistant_system() -> str:
-    from drosophila.world.documents import ASSISTANT_SYSTEMS
-
     return ASSISTANT_SYSTEMS[0]
 
 

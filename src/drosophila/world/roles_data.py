@@ -13,6 +13,10 @@ recombine words of the training variants, so only the combination is new to a mo
 
 from __future__ import annotations
 
+# The default assistant's system prompts (chats of the corpus put one first half the time).
+ASSISTANT_SYSTEMS = ["you are a helpful assistant .",
+                     "you are a helpful , honest and harmless assistant ."]
+
 ASSISTANT = "assistant"
 
 # name -> noun, traits (probability of answering aligned), marks, openers, closers
