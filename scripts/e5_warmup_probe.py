@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
