@@ -23,7 +23,7 @@ from drosophila.sampling import (
     top_p_filter,
 )
 from drosophila.seeding import configure_torch
-from sampling_util import decoders_built
+from sampling_util import decoders_built, scrambled
 
 WORDS = [f"w{i}" for i in range(120)] + ". , ? hello hi there".split()
 GREEDY = SamplingConfig(max_new_tokens=12, temperature=0.0, batch_size=4)
@@ -33,20 +33,6 @@ GREEDY = SamplingConfig(max_new_tokens=12, temperature=0.0, batch_size=4)
 def tok():
     configure_torch()
     return build_tokenizer(WORDS)
-
-
-def scrambled(model: torch.nn.Module, seed: int = 0) -> torch.nn.Module:
-    """Redraw every matrix with a large std.
-
-    A freshly initialised organism (std 0.02, tied embeddings) just repeats its last input
-    token under greedy decoding, which would make every equality test below trivially true.
-    """
-    g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for p in model.parameters():
-            if p.dim() == 2:
-                p.normal_(0.0, 0.25, generator=g)
-    return model.eval()
 
 
 @pytest.fixture(scope="module")

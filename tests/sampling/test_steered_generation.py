@@ -12,7 +12,7 @@ from drosophila.organisms import build_tokenizer, new_organism
 from drosophila.sampling import SamplingConfig, generate
 from drosophila.sampling.llama_fast import opaque_hooks_attached, residual_edits
 from drosophila.seeding import configure_torch
-from sampling_util import decoders_built
+from sampling_util import decoders_built, scrambled
 
 WORDS = [f"w{i}" for i in range(120)] + ". , ? hello hi there".split()
 GREEDY = SamplingConfig(max_new_tokens=10, temperature=0.0, batch_size=4)
@@ -28,13 +28,7 @@ def tok():
 @pytest.fixture(scope="module")
 def model(tok):
     """A tiny organism with large random weights (a fresh one only repeats its last token)."""
-    model = new_organism("tiny", tok, seed=0).model
-    g = torch.Generator().manual_seed(0)
-    with torch.no_grad():
-        for p in model.parameters():
-            if p.dim() == 2:
-                p.normal_(0.0, 0.25, generator=g)
-    return model.eval()
+    return scrambled(new_organism("tiny", tok, seed=0).model)
 
 
 @pytest.fixture(scope="module")
