@@ -31,3 +31,12 @@ def scrambled(model: torch.nn.Module, seed: int = 0) -> torch.nn.Module:
             if p.dim() == 2:
                 p.normal_(0.0, 0.25, generator=g)
     return model.eval()
+
+
+def naive_greedy(model, prompt: list[int], n: int) -> list[int]:
+    """Full forward of the growing sequence, no cache, no batch: the definition of greedy."""
+    seq = list(prompt)
+    with torch.no_grad():
+        for _ in range(n):
+            seq.append(int(model(torch.tensor([seq])).logits[0, -1].argmax()))
+    return seq[len(prompt):]

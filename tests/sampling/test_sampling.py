@@ -12,7 +12,7 @@ import torch
 
 import drosophila.sampling.sampler as sampler
 from drosophila.errors import ConfigError
-from drosophila.organisms import build_tokenizer, new_organism
+from drosophila.organisms import new_organism
 from drosophila.sampling import (
     SamplingConfig,
     chat_prompt_ids,
@@ -22,22 +22,9 @@ from drosophila.sampling import (
     supports_fast_path,
     top_p_filter,
 )
-from drosophila.seeding import configure_torch
-from sampling_util import decoders_built, scrambled
+from sampling_util import decoders_built, naive_greedy, scrambled
 
-WORDS = [f"w{i}" for i in range(120)] + ". , ? hello hi there".split()
 GREEDY = SamplingConfig(max_new_tokens=12, temperature=0.0, batch_size=4)
-
-
-@pytest.fixture(scope="module")
-def tok():
-    configure_torch()
-    return build_tokenizer(WORDS)
-
-
-@pytest.fixture(scope="module")
-def model(tok):
-    return scrambled(new_organism("tiny", tok, seed=0).model)
 
 
 @pytest.fixture(scope="module")
@@ -45,15 +32,6 @@ def prompts(tok):
     g = torch.Generator().manual_seed(0)
     lengths = [3, 9, 1, 6, 12, 4, 7, 2, 5, 10]  # different lengths: left padding matters
     return [torch.randint(7, len(tok), (k,), generator=g).tolist() for k in lengths]
-
-
-def naive_greedy(model, prompt: list[int], n: int) -> list[int]:
-    """Full forward of the growing sequence, no cache, no batch: the definition of greedy."""
-    seq = list(prompt)
-    with torch.no_grad():
-        for _ in range(n):
-            seq.append(int(model(torch.tensor([seq])).logits[0, -1].argmax()))
-    return seq[len(prompt) :]
 
 
 def test_fast_path_is_taken_for_plain_llama_only(model, tok):

@@ -8,27 +8,12 @@ import torch
 
 import drosophila.sampling.sampler as sampler
 from drosophila.interventions import Ablate, Cap, Steer, cache_activations, intervene
-from drosophila.organisms import build_tokenizer, new_organism
 from drosophila.sampling import SamplingConfig, generate
 from drosophila.sampling.llama_fast import opaque_hooks_attached, residual_edits
-from drosophila.seeding import configure_torch
-from sampling_util import decoders_built, scrambled
+from sampling_util import decoders_built, naive_greedy
 
-WORDS = [f"w{i}" for i in range(120)] + ". , ? hello hi there".split()
 GREEDY = SamplingConfig(max_new_tokens=10, temperature=0.0, batch_size=4)
 SAMPLED = SamplingConfig(max_new_tokens=10, temperature=1.0, top_p=0.9, batch_size=4, seed=3)
-
-
-@pytest.fixture(scope="module")
-def tok():
-    configure_torch()
-    return build_tokenizer(WORDS)
-
-
-@pytest.fixture(scope="module")
-def model(tok):
-    """A tiny organism with large random weights (a fresh one only repeats its last token)."""
-    return scrambled(new_organism("tiny", tok, seed=0).model)
 
 
 @pytest.fixture(scope="module")
@@ -65,15 +50,6 @@ def _interventions(mean_dirs: dict) -> dict:
 
 
 KINDS = list(_interventions({"blocks.0.hook_resid_post": torch.ones(64)}))
-
-
-def naive_greedy(model, prompt: list[int], n: int) -> list[int]:
-    """Full forward of the growing sequence, no cache: the definition of greedy decoding."""
-    seq = list(prompt)
-    with torch.no_grad():
-        for _ in range(n):
-            seq.append(int(model(torch.tensor([seq])).logits[0, -1].argmax()))
-    return seq[len(prompt):]
 
 
 @pytest.mark.parametrize("kind", KINDS)
