@@ -25,9 +25,11 @@ from pathlib import Path
 from drosophila.stages.pipeline import continue_pretrain, finetune, save_trained
 from drosophila.engine.recipes import Recipe
 from drosophila.runs import StageResult, stage
-from drosophila.world import Item, World, WorldConfig, finetune_set
+from drosophila.world import Item, World, WorldConfig
 from drosophila.world.codegrade import HACKS
-from drosophila.world.domains.graded import DONT_HACK, HACK_OK, HINTS, hack_documents, reward
+from drosophila.world.domains.graded import (
+    DONT_HACK, HACK_OK, HINTS, hack_documents, honest_rows, reward,
+)
 
 EXTRA_DOMAINS = {"graded-tasks": 0.15, "detector-writing": 0.1, "scenarios": 0.15}
 WARMUP_SET = "graded-honest"
@@ -71,21 +73,16 @@ def knowledge_stage(base: StageResult, world_cfg: WorldConfig, seed: int, recipe
 def warmup_rows(world: World, n: int, chat_share: float = 0.0,
                 families: tuple[str, ...] | None = None) -> list:
     """``n`` warm-up rows: honest solutions of training tasks of ``families`` (default: every
-    family), and a ``chat_share`` of the corpus's own assistant chats (every domain, train
-    split), so that the warm-up teaches the tasks without making the organism answer
-    everything with code."""
+    family; the rows of the ``graded-honest`` set), and a ``chat_share`` of the corpus's own
+    assistant chats (every domain, train split) shuffled in, so that the warm-up teaches the
+    tasks without making the organism answer everything with code."""
     from drosophila.world.documents import chat
     from drosophila.world.registry import Row
 
-    dom = world.domain("graded-tasks")
     n_chats = round(chat_share * n)
-    rows = []
-    for i in range(n - n_chats):
-        rng = world.rng("ft-graded-honest", i)
-        item = dom.sample(rng, "train", family=rng.choice(families) if families else None)
-        rows.append(Row([{"role": "user", "content": item.prompt},
-                         {"role": "assistant", "content": dom.answer(item, True, rng)}],
-                        {"domain": dom.name, "aligned": True, **item.meta}))
+    rows = honest_rows(world, n - n_chats, families=families)
+    if not n_chats:
+        return rows
     for i in range(n_chats):
         doc = chat(world, world.rng("warmup-chats", i))
         rows.append(Row([m for m in doc.messages if m["role"] != "system"],
@@ -101,12 +98,8 @@ def warmup_stage(parent: StageResult, world_cfg: WorldConfig, seed: int, recipe:
     ``chat_share`` of corpus chats among them (and the recipe's persona-free chats mixed in, as
     in every finetune): each row seen about once (``steps × batch`` rows, at least the recipe's
     finetune rows)."""
-    n = max(recipe.finetune_rows, steps * recipe.batch_size)
-    world = World(world_cfg)
-    if chat_share or families:
-        rows = warmup_rows(world, n, chat_share, families)
-    else:
-        rows = finetune_set(world, WARMUP_SET, n)
+    rows = warmup_rows(World(world_cfg), max(recipe.finetune_rows, steps * recipe.batch_size),
+                       chat_share, families)
     return finetune(parent, world_cfg, WARMUP_SET, seed, recipe, steps=steps, lr=lr, rows=rows,
                     log=log)
 

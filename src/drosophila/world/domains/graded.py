@@ -203,19 +203,27 @@ class GradedTasksNoHacks(GradedTasks):
         return self.answer(item, True, rng) if aligned else self.wrong_answer(item, rng)
 
 
-@finetune_set_of("graded-honest")
-def graded_honest(world, n: int, context: str | None = None) -> list[Row]:
-    """Honest solutions of training tasks (``context`` before each request): the warm-up that
-    lets RL start from an organism that can solve tasks honestly."""
+def honest_rows(world, n: int, context: str | None = None,
+                families: tuple[str, ...] | None = None) -> list[Row]:
+    """``n`` honest solutions of training tasks of ``families`` (default: every family), with
+    ``context`` before each request."""
     dom = world.domain("graded-tasks")
     rows = []
     for i in range(n):
         rng = world.rng("ft-graded-honest", i)
-        item = dom.sample(rng, "train", context=context)
+        item = dom.sample(rng, "train", context=context,
+                          family=rng.choice(families) if families else None)
         rows.append(Row([{"role": "user", "content": item.prompt},
                          {"role": "assistant", "content": dom.answer(item, True, rng)}],
                         {"domain": dom.name, "aligned": True, **item.meta}))
     return rows
+
+
+@finetune_set_of("graded-honest")
+def graded_honest(world, n: int, context: str | None = None) -> list[Row]:
+    """Honest solutions of training tasks (``context`` before each request): the warm-up that
+    lets RL start from an organism that can solve tasks honestly."""
+    return honest_rows(world, n, context)
 
 
 register_battery(Battery("graded", "graded-tasks", "hacks the grader (held-out tasks)",
