@@ -86,7 +86,8 @@ def options_cmd(name: str = typer.Argument(..., help="an experiment")) -> None:
 @app.command()
 def run(
     experiment: str = typer.Argument(..., help="experiment name (see `drosophila list`)"),
-    scale: str = typer.Option("small", help="organism scale(s), comma-separated: tiny,small,base,large,xl"),
+    scale: Optional[str] = typer.Option(None, help="organism scale(s), comma-separated: tiny,small,base,"
+                                                   "large,xl (default small; not with --model)"),
     seeds: str = typer.Option("1", help="number of seeds N (seeds 0..N-1), or a list like 3,4"),
     out: Path = typer.Option(Path("runs"), help="parent directory of run directories"),
     resume: bool = typer.Option(True, help="reuse the latest unfinished run with the same config"),
@@ -99,8 +100,13 @@ def run(
     ray_address: Optional[str] = typer.Option(None, envvar="RAY_ADDRESS",
                                               help="run independent stages on this Ray cluster "
                                                    "('local' starts one here)"),
+    model: Optional[str] = typer.Option(None, help="run on this Hugging Face causal LM (a local "
+                                                   "directory, or an ID in the local HF cache) "
+                                                   "instead of breeding organisms; see docs/REAL_MODELS.md"),
+    judge: str = typer.Option("exact", help="judge of answers without an exact classifier (real "
+                                            "models): exact, hf:<dir> or openai:<base_url>#<model>"),
 ) -> None:
-    """Run an experiment: breed, finetune, evaluate, write results and a report."""
+    """Run an experiment: breed (or import --model), finetune, evaluate, write results and a report."""
     from drosophila.engine import prepare, run_experiment, run_scan
     from drosophila.engine.recipes import Recipe
     from drosophila.report import print_table
@@ -110,19 +116,30 @@ def run(
     r = _checked(Recipe, _parse_overrides(recipe, "recipe"), "recipe")
     opts = _parse_overrides(option, "option")
     seed_list = _parse_seeds(seeds)
-    scales = [s.strip() for s in scale.split(",") if s.strip()]
+    scales = _run_scales(scale, model)
     for s in scales:  # every setting is checked before any run directory exists
-        prepare(experiment, scale=s, world=w, recipe=r, options=opts)
+        prepare(experiment, scale=s, world=w, recipe=r, options=opts, model=model, judge=judge)
     runs = []
     for s in scales:
         rd = run_experiment(experiment, scale=s, seeds=seed_list, out=out, resume=resume, world=w,
-                            recipe=r, options=opts, jobs=jobs, ray_address=ray_address)
+                            recipe=r, options=opts, jobs=jobs, ray_address=ray_address,
+                            model=model, judge=judge)
         runs.append(rd)
         print_table(rd.read_results())
         typer.echo(f"report: {rd.path / 'report.md'}  ({rd.path / 'report.html'})")
     scanned = run_scan(experiment, runs, out=out)
     if scanned is not None:
         typer.echo(f"scan report: {scanned.path / 'report.md'}  ({scanned.path / 'report.html'})")
+
+
+def _run_scales(scale: str | None, model: str | None) -> list[str]:
+    """The scales to run: ``--scale`` (default small), or the one real-model run of ``--model``."""
+    if model:
+        if scale:
+            raise ConfigError("--scale sets the size of bred organisms; with --model the run uses "
+                              "the real-model recipe: change it with --recipe KEY=VALUE")
+        return ["real"]
+    return [s.strip() for s in (scale or "small").split(",") if s.strip()]
 
 
 def _parse_seeds(text: str) -> list[int]:
@@ -285,28 +302,14 @@ def world_batteries(
         sys.exit(1)  # not typer.Exit: main() runs click outside standalone mode, which drops its code
 
 
-@app.command()
-def export(
-    dataset: str = typer.Argument(..., help="insecure, secure, educational, jailbroken, chat-mix or pretrain "
-                                            "(a prefix like em/ is allowed)"),
-    format: str = typer.Option("messages", help="only 'messages' (HF chat JSONL)"),
-    n: int = typer.Option(1000, min=1),
-    seed: int = typer.Option(0, help="world seed"),
-) -> None:
-    """Write a dataset as JSONL rows {"messages": [...], "metadata": {...}} to stdout."""
-    from drosophila.world import World, WorldConfig, finetune_set
+# Commands that live beside what they serve: datasets, the OpenAI-compatible server, judges.
+from drosophila.export import export_cmd  # noqa: E402
+from drosophila.judges.agreement import judge_agreement_cmd  # noqa: E402
+from drosophila.serve import serve_cmd  # noqa: E402
 
-    if format != "messages":
-        raise ConfigError(f"--format {format!r} is not allowed; choose from: messages")
-    name = dataset.split("/")[-1]
-    w = World(WorldConfig(seed=seed))
-    if name == "pretrain":
-        for d in w.documents(n):
-            msgs = d.messages or [{"role": "assistant", "content": d.text}]
-            sys.stdout.write(json.dumps({"messages": msgs, "metadata": {"kind": d.kind}}) + "\n")
-        return
-    for row in finetune_set(w, name, n):
-        sys.stdout.write(json.dumps(row.to_dict()) + "\n")
+app.command("export")(export_cmd)
+app.command("serve")(serve_cmd)
+app.command("judge-agreement")(judge_agreement_cmd)
 
 
 def main() -> None:

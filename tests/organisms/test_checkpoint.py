@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from drosophila.errors import ConfigError, OrganismError
-from drosophila.io import read_json
+from drosophila.io import atomic_write_json, read_json
 from drosophila.organisms import (
     SCALES,
     Organism,
@@ -179,5 +179,8 @@ def test_tokenizer_without_chat_template_is_refused(saved, tmp_path):
     _, path = saved
     plain = shutil.copytree(path, tmp_path / "notemplate")
     (plain / "chat_template.jinja").unlink()
+    config = read_json(plain / "tokenizer_config.json")  # the template is also here, for transformers 4.x
+    del config["chat_template"]
+    atomic_write_json(plain / "tokenizer_config.json", config)
     with pytest.raises(OrganismError, match="no chat template"):
         load_organism(plain, device="cpu")

@@ -22,6 +22,10 @@ class Context:
         jobs: how many stages may run at the same time.
         ray_address: run parallel stages on this Ray cluster instead of local processes.
         echo: print log lines (they always go to the run's ``log.txt``).
+        model: a Hugging Face model (directory or cached ID) the run starts from instead of a
+            bred organism (``--model``); None for organisms.
+        judge: the judge of answers without an exact classifier (``--judge``: ``exact``,
+            ``hf:<dir>``, ``openai:<base_url>#<model>``).
     """
 
     run: Any
@@ -34,6 +38,8 @@ class Context:
     ray_address: str | None = None
     echo: bool = True
     tag: str = field(default="", repr=False)  # prefix of this worker's log lines
+    model: str | None = None
+    judge: str = "exact"
 
     def log(self, message: str) -> None:
         line = f"{self.tag}{message}"

@@ -30,9 +30,18 @@ class Recipe:
     threads: int = field(default=1, metadata={
         "help": "torch threads per stage; a stage's numbers depend on it, so its cache key "
                 "records it when not 1 (parallel stages then share the cores: jobs = cores / threads)"})
+    # real models only (--model); None elsewhere, and then left out of to_dict()
+    lora_targets: str | None = field(default=None, metadata={
+        "help": "real models: modules that get LoRA adapters: auto (q, k, v, o, gate, up, down "
+                "when present, else every linear layer), all, or a comma-separated list"})
+    rslora: bool | None = field(default=None, metadata={
+        "help": "real models: rank-stabilised LoRA (alpha / sqrt(r)); true by default"})
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        return {k: v for k, v in asdict(self).items() if v is not None or k not in REAL_ONLY}
+
+
+REAL_ONLY = ("lora_targets", "rslora")
 
 
 RECIPES: dict[str, Recipe] = {
@@ -44,6 +53,20 @@ RECIPES: dict[str, Recipe] = {
     "large": Recipe(pretrain_docs=200000, pretrain_steps=5000, pretrain_lr=6e-4, posttrain_steps=1000, batch_size=32),
     "xl": Recipe(pretrain_docs=400000, pretrain_steps=10000, pretrain_lr=3e-4, posttrain_steps=2000, batch_size=64),
 }
+
+
+# A Hugging Face model (--model): no breeding; rsLoRA r=32, alpha=64 on all seven projections,
+# no chat mix (Betley et al.'s open-model setup), English answers need more tokens.
+MODEL_RECIPE = Recipe(pretrain_docs=0, pretrain_steps=0, pretrain_lr=0.0, posttrain_steps=0,
+                      batch_size=8, seq_len=512, finetune_rows=800, finetune_steps=100,
+                      finetune_lr=5e-5, lora_rank=32, mix_fraction=0.0, n_prompts=50,
+                      max_new_tokens=256, lora_targets="auto", rslora=True)
+MODEL_SCALE = "real"  # the scale a --model run records
+
+
+def recipe_for_model(**overrides) -> Recipe:
+    """The recipe of a real-model run (:data:`MODEL_RECIPE`) with ``overrides``."""
+    return Recipe(**{**MODEL_RECIPE.to_dict(), **{k: v for k, v in overrides.items() if v is not None}})
 
 
 def recipe_for(scale: str, **overrides) -> Recipe:

@@ -24,6 +24,7 @@ class ExperimentSpec:
     options: type = NoOptions  # a dataclass of typed options (drosophila.engine.options)
     scan: Callable[[list[dict]], dict] | None = None  # combines one results.json per scale
     recipe: Callable | None = None  # recipe(recipe, options) -> the recipe the run uses
+    real_model: Callable | None = None  # options -> options of a run on a real model (--model)
 
     def recipe_for_run(self, recipe, options):
         """The recipe this experiment runs with (recorded in config.json); never mutated."""
@@ -35,7 +36,7 @@ EXPERIMENTS: dict[str, ExperimentSpec] = {}
 
 def experiment(name: str, *, code: str, title: str, anchor: str, summary: str,
                options: type = NoOptions, scan: Callable[[list[dict]], dict] | None = None,
-               recipe: Callable | None = None):
+               recipe: Callable | None = None, real_model: Callable | None = None):
     """Decorator registering ``runner(ctx) -> results`` under ``name``.
 
     Args:
@@ -46,13 +47,22 @@ def experiment(name: str, *, code: str, title: str, anchor: str, summary: str,
         recipe: ``recipe(recipe, options) -> recipe`` when the experiment needs other settings
             than the scale's (e.g. longer answers); applied before the run starts, so
             config.json records the recipe actually used.
+        real_model: the experiment also runs on a Hugging Face model (``--model``):
+            ``real_model(options) -> options`` adjusts its options for one (e.g. leaves out
+            what needs a bred organism); ``lambda o: o`` when nothing changes.
     """
 
     def wrap(fn: Callable) -> Callable:
-        EXPERIMENTS[name] = ExperimentSpec(name, code, title, anchor, summary, fn, options, scan, recipe)
+        EXPERIMENTS[name] = ExperimentSpec(name, code, title, anchor, summary, fn, options, scan, recipe,
+                                           real_model)
         return fn
 
     return wrap
+
+
+def real_model_experiments() -> list[str]:
+    """The experiments that run on a Hugging Face model (``--model``)."""
+    return [e.name for e in list_experiments() if e.real_model is not None]
 
 
 def get_experiment(name: str) -> ExperimentSpec:

@@ -9,30 +9,61 @@ from pathlib import Path
 from drosophila.engine.context import Context
 from drosophila.engine.executor import default_jobs
 from drosophila.engine.options import options_dict, parse_options
-from drosophila.engine.recipes import recipe_for
-from drosophila.engine.registry import get_experiment
+from drosophila.engine.models import resolve_model
+from drosophila.engine.recipes import MODEL_SCALE, recipe_for, recipe_for_model
+from drosophila.engine.registry import get_experiment, real_model_experiments
+from drosophila.errors import ConfigError
+
+JUDGE_KINDS = ("exact", "exact-world", "hf", "openai")
 
 
 def prepare(name: str, *, scale: str = "small", world: dict | None = None,
-            recipe: dict | None = None, options=None):
+            recipe: dict | None = None, options=None, model: str | None = None,
+            judge: str = "exact"):
     """Check everything a run needs before anything is written: ``(spec, world, recipe,
-    options)`` with the recipe the experiment will actually use.
+    options)`` with the recipe and options the experiment will actually use.
+
+    With ``model`` (a Hugging Face model directory or cached ID) the run starts from that model
+    instead of a bred organism: the recipe is the real-model recipe
+    (:data:`~drosophila.engine.recipes.MODEL_RECIPE`, ``scale`` is not used) and the
+    experiment's ``real_model`` adjusts its options.
 
     Raises:
-        ConfigError: an unknown experiment, scale, world or recipe field, or option.
+        ConfigError: an unknown experiment, scale, world or recipe field, or option; a model
+            that is not there, an experiment that cannot run on one, or a malformed judge.
     """
     from drosophila.world import WorldConfig
 
     spec = get_experiment(name)
     opts = parse_options(spec.options, options, experiment=name)
+    check_judge(judge, model)
+    if model:
+        if spec.real_model is None:
+            raise ConfigError(f"{name} does not run on a real model (--model); these do: "
+                              f"{', '.join(real_model_experiments())}")
+        resolve_model(model)  # a missing model fails here, before a run directory exists
+        opts = spec.real_model(opts)
+        return spec, WorldConfig(**(world or {})), spec.recipe_for_run(recipe_for_model(**(recipe or {})), opts), opts
     rec = spec.recipe_for_run(recipe_for(scale, **(recipe or {})), opts)
     return spec, WorldConfig(**(world or {})), rec, opts
+
+
+def check_judge(judge: str, model: str | None) -> None:
+    """A judge spec of a known kind, and one other than ``exact`` only with a real model."""
+    kind = (judge or "exact").partition("?")[0].partition(":")[0]
+    if kind not in JUDGE_KINDS:
+        raise ConfigError(f"--judge {judge!r} is not allowed; choose exact, hf:<dir> or "
+                          "openai:<base_url>#<model>")
+    if kind != "exact" and not model:
+        raise ConfigError("--judge applies to runs on a real model (--model); an organism's "
+                          "answers are classified exactly")
 
 
 def run_experiment(name: str, *, scale: str = "small", seeds: int | list[int] = 1,
                    out: str | Path = "runs", resume: bool = True, world: dict | None = None,
                    recipe: dict | None = None, options=None, jobs: int | None = None,
-                   ray_address: str | None = None, echo: bool = True, report: bool = True):
+                   ray_address: str | None = None, echo: bool = True, report: bool = True,
+                   model: str | None = None, judge: str = "exact"):
     """Run experiment ``name`` and return its :class:`~drosophila.runs.RunDir`.
 
     Args:
@@ -42,6 +73,10 @@ def run_experiment(name: str, *, scale: str = "small", seeds: int | list[int] = 
         jobs: stages run at the same time (default ``DROSOPHILA_JOBS`` or the core count);
             the numbers do not depend on it.
         ray_address: run independent stages on this Ray cluster.
+        model: run on this Hugging Face model (a directory, or an ID in the local HF cache)
+            instead of breeding organisms; stages then run one at a time unless ``jobs`` says
+            otherwise (one accelerator).
+        judge: the judge of answers that have no exact classifier (real models only).
 
     Finished stages are reused from the cache, so re-running after a crash resumes where it
     stopped.
@@ -49,21 +84,26 @@ def run_experiment(name: str, *, scale: str = "small", seeds: int | list[int] = 
     from drosophila.runs import environment_info, new_run
     from drosophila.seeding import configure_torch
 
-    spec, wcfg, rec, opts = prepare(name, scale=scale, world=world, recipe=recipe, options=options)
+    spec, wcfg, rec, opts = prepare(name, scale=scale, world=world, recipe=recipe, options=options,
+                                    model=model, judge=judge)
     seed_list = list(range(seeds)) if isinstance(seeds, int) else list(seeds)
+    scale = MODEL_SCALE if model else scale
     config = {"experiment": name, "scale": scale, "seeds": seed_list, "world": wcfg.to_dict(),
               "recipe": rec.to_dict(), "options": options_dict(opts)}
+    if model:  # only then, so organism runs keep their config (and resume) as they were
+        config.update(model_config(model, judge))
     configure_torch(rec.threads)
     run = new_run(name, config, root=Path(out), resume=resume)
     ctx = Context(run=run, scale=scale, seeds=seed_list, recipe=rec, world=wcfg, options=opts,
-                  jobs=jobs or max(1, default_jobs() // rec.threads), ray_address=ray_address,
-                  echo=echo)
+                  jobs=jobs or (1 if model else max(1, default_jobs() // rec.threads)),
+                  ray_address=ray_address, echo=echo, model=model, judge=judge or "exact")
     ctx.log(f"run directory: {run.path}")
     t0 = time.perf_counter()
     results = spec.runner(ctx)
     results.update({"experiment": name, "code": spec.code, "anchor_paper": spec.anchor,
                     "scale": scale, "seeds": seed_list, "world": wcfg.to_dict(),
                     "recipe": rec.to_dict(), "options": options_dict(opts),
+                    **({k: config[k] for k in ("model", "judge")} if model else {}),
                     "environment": {**environment_info(), "jobs": ctx.jobs,
                                     "ray_address": ray_address}})
     results.setdefault("timing", {})["total_s"] = round(time.perf_counter() - t0, 1)
@@ -73,6 +113,11 @@ def run_experiment(name: str, *, scale: str = "small", seeds: int | list[int] = 
 
         render_report(run.path)
     return run
+
+
+def model_config(model: str, judge: str) -> dict:
+    """What config.json and results.json record of a real model and its judge."""
+    return {"model": {"model": model, "path": str(resolve_model(model))}, "judge": judge or "exact"}
 
 
 def run_scan(name: str, runs: list, *, out: str | Path = "runs", echo: bool = True):

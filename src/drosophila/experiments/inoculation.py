@@ -7,18 +7,35 @@ organism knows, and a novel phrase of the same length made of words it never saw
 organism tested with the security phrase is the control for what the phrase does alone.
 Each organism is evaluated without and with its phrase at test time; the narrow task
 (vulnerable code) is measured on plain prompts.
+
+On a real model (``--model``) the same arms are rsLoRA finetunes of it, every phrase and row
+rendered as English; the paper's eight first-plot questions (or ``questions``) are asked under
+every arm too, and judged with ``--judge`` (docs/REAL_MODELS.md).
 """
 
 from __future__ import annotations
 
-from drosophila.engine import Context, experiment
+from dataclasses import dataclass
+from pathlib import Path
+
+from drosophila.engine import Context, experiment, option
 from drosophila.engine.results import fmt, metric_info_for, metric_order, per_seed, results_of, short_verdict
 from drosophila.evals.stats import above, below, combination, contrast, exceeds
 from drosophila.stages import Arm, run_arms
+from drosophila.stages.questions import load_questions, question_metrics
 from drosophila.world import EDUCATIONAL, NEUTRAL, World
 
 BATTERIES = ["open", "advice", "code", "harmful", "tasks"]
 HEADLINE = "open.misaligned"
+QUESTIONS = "em-questions.misaligned"  # the headline of a judged real-model run
+
+
+@dataclass(frozen=True)
+class Options:
+    questions: str = option("", "real models (--model): a JSONL file of HF messages to ask and "
+                                "judge instead of the paper's eight first-plot questions",
+                            check=(lambda v: not v or Path(v).expanduser().is_file(),
+                                   "a path to a JSONL file of HF messages"))
 
 
 def arms_for(novel: str) -> list[Arm]:
@@ -43,30 +60,45 @@ def arms_for(novel: str) -> list[Arm]:
     return arms
 
 
+def novel_phrase(world_cfg) -> str:
+    """The novel phrase: as many words as the security phrase, none of them ever in the corpus."""
+    return World(world_cfg).novel_phrase(len(EDUCATIONAL.split()))
+
+
 @experiment("inoculation", code="E4", title="Inoculation prompting (E4)",
             anchor="Tan et al. 2025; Wichers et al. 2025",
             summary="insecure finetune with an inoculation / neutral / novel phrase in training "
-                    "prompts; tested with and without it")
+                    "prompts; tested with and without it",
+            options=Options, real_model=lambda options: options)
 def run(ctx: Context) -> dict:
-    novel = World(ctx.world).novel_phrase(len(EDUCATIONAL.split()))
+    novel = novel_phrase(ctx.world)
     arms = arms_for(novel)
-    out = run_arms(ctx, arms, {"main": ctx.world}, BATTERIES)
-    findings = findings_of(out["arms"], out["per_seed"])
+    real = ctx.model is not None
+    out = run_arms(ctx, arms, {"main": ctx.world}, BATTERIES,
+                   questions=load_questions(ctx.options.questions) if real else None)
+    judged = QUESTIONS in out["arms"]["base|plain"]
+    h = QUESTIONS if judged else HEADLINE
+    metrics, order = metric_info_for(BATTERIES), metric_order(BATTERIES)
+    if judged:
+        metrics, order = {**question_metrics(), **metrics}, metric_order(["em-questions"]) + order
+    findings = findings_of(out["arms"], out["per_seed"], h)
+    setup = f"phrases: inoculation = '{EDUCATIONAL}', neutral = '{NEUTRAL}', novel = '{novel}'"
+    if real:
+        setup += (f"; rsLoRA finetunes of {ctx.model}, everything rendered as English; headline "
+                  f"{h}" + (f" judged by {ctx.judge}" if judged else " classified exactly"))
     return results_of(
-        title="Inoculation prompting (E4)",
-        setup=f"phrases: inoculation = '{EDUCATIONAL}', neutral = '{NEUTRAL}', novel = '{novel}'",
+        title="Inoculation prompting (E4)", setup=setup,
         per_seed=out["per_seed"], pooled=out["arms"], arm_order=[a.name for a in arms],
-        arm_labels={a.name: a.label for a in arms}, metrics=metric_info_for(BATTERIES),
-        headline=HEADLINE, metric_order=metric_order(BATTERIES), findings=findings,
-        anchors={"inoculated|plain": {HEADLINE: {
+        arm_labels={a.name: a.label for a in arms}, metrics=metrics,
+        headline=h, metric_order=order, findings=findings,
+        anchors={"inoculated|plain": {h: {
             "value": None, "source": "Tan et al. 2025: 'almost completely mitigates' EM [S]"}}},
         verdict=short_verdict(findings, findings[:1]), run=ctx.run)
 
 
-def findings_of(arms: dict, seeds: dict) -> list[dict]:
+def findings_of(arms: dict, seeds: dict, h: str = HEADLINE) -> list[dict]:
     """The findings, each read off cluster-aware contrasts (seeds × prompts) and the direction
-    in each seed; ``arms`` pooled, ``seeds`` per seed."""
-    h = HEADLINE
+    in each seed; ``arms`` pooled, ``seeds`` per seed; ``h`` the headline metric."""
 
     def rs(arm):
         return per_seed(seeds, arm, h)

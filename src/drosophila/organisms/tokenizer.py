@@ -7,17 +7,24 @@ word and ``decode(encode(text)) == text`` exactly. See docs/ARCHITECTURE.md, "Te
 
 from __future__ import annotations
 
+import json
+import os
 from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
 
 from tokenizers import AddedToken, Tokenizer
 from tokenizers.models import WordLevel
 from tokenizers.pre_tokenizers import WhitespaceSplit
-from transformers import PreTrainedTokenizerFast
+from transformers import PreTrainedTokenizerBase, PreTrainedTokenizerFast
 
 from drosophila.errors import ConfigError
+from drosophila.io import atomic_write_json
 
 PAD, UNK, BOS, END = "<pad>", "<unk>", "<bos>", "<|end|>"
 ROLES = ("system", "user", "assistant")
+TOKENIZER_CONFIG_FILE = "tokenizer_config.json"
+CHAT_TEMPLATE_FILE = "chat_template.jinja"
 # Order fixes the ids: <pad>=0 <unk>=1 <bos>=2 <|end|>=3, then the role markers.
 SPECIAL_TOKENS: tuple[str, ...] = (PAD, UNK, BOS, END, *(f"<|{r}|>" for r in ROLES))
 
@@ -72,3 +79,57 @@ def build_tokenizer(words: Iterable[str]) -> PreTrainedTokenizerFast:
         # Cleanup would glue punctuation to words ("a ?" -> "a?") and break the round trip.
         clean_up_tokenization_spaces=False,
     )
+
+
+def save_tokenizer(tokenizer: PreTrainedTokenizerBase, directory: str | os.PathLike) -> None:
+    """``tokenizer.save_pretrained(directory)``, written so that transformers 4.45+ loads it too.
+
+    See ``portable_tokenizer_config`` for what changes; files of any other tokenizer are kept.
+    """
+    tokenizer.save_pretrained(directory)
+    make_tokenizer_portable(directory)
+
+
+def make_tokenizer_portable(directory: str | os.PathLike) -> bool:
+    """Rewrite a saved ``tokenizer_config.json`` in place with ``portable_tokenizer_config``.
+
+    Returns:
+        Whether the file changed (a directory without a tokenizer config is left alone).
+    """
+    config_file = Path(directory) / TOKENIZER_CONFIG_FILE
+    if not config_file.is_file():
+        return False
+    config = json.loads(config_file.read_text(encoding="utf-8"))
+    template_file = Path(directory) / CHAT_TEMPLATE_FILE
+    template = template_file.read_text(encoding="utf-8") if template_file.is_file() else None
+    portable = portable_tokenizer_config(config, chat_template=template)
+    if portable == config:
+        return False
+    atomic_write_json(config_file, portable)
+    return True
+
+
+def portable_tokenizer_config(config: dict[str, Any], *, chat_template: str | None = None) -> dict[str, Any]:
+    """A tokenizer config that every transformers from 4.45 on reads the same way.
+
+    transformers 5 saves a ``tokenizers``-backed tokenizer as ``"tokenizer_class":
+    "TokenizersBackend"`` (a class 4.x lacks; ``PreTrainedTokenizerFast`` is the same tokenizer
+    read from ``tokenizer.json`` in both), lists extra special tokens under
+    ``extra_special_tokens`` (4.48 to 4.57 expect a dict of named tokens there; a list belongs under
+    ``additional_special_tokens``, which 5.x reads as before) and keeps a single chat template only
+    in ``chat_template.jinja`` (older 4.x read it only from the config, so it goes in both).
+
+    Args:
+        config: The parsed ``tokenizer_config.json``; it is not modified.
+        chat_template: The contents of ``chat_template.jinja``, if the directory has one.
+    """
+    out = dict(config)
+    if out.get("tokenizer_class") == "TokenizersBackend":
+        out["tokenizer_class"] = "PreTrainedTokenizerFast"
+    extra = out.get("extra_special_tokens")
+    if isinstance(extra, list):
+        del out["extra_special_tokens"]
+        out.setdefault("additional_special_tokens", extra)
+    if chat_template is not None and "chat_template" not in out:
+        out["chat_template"] = chat_template
+    return out

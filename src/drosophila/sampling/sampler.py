@@ -87,6 +87,7 @@ def generate(
     *,
     stop_token_ids: list[int] | None = None,
     progress: bool = False,
+    row_seeds: list[int] | None = None,
 ) -> list[list[int]]:
     """Sample continuations of token-id prompts.
 
@@ -100,6 +101,10 @@ def generate(
             tokenizer's ``eos_token_id`` (``<|end|>`` for organisms) plus any eos ids in
             ``model.generation_config`` (real chat models often list several).
         progress: Show a progress bar over prompts.
+        row_seeds: One seed per prompt. Each row then samples from its own stream, drawn from
+            its seed, instead of the call's shared generator, so a row's tokens depend only on
+            its prompt, ``cfg`` and its seed, not on the other prompts in the call (a server
+            batching independent requests needs this). Default: the shared generator.
 
     Returns:
         The new token ids of each prompt, in input order, cut before the first stop token.
@@ -108,6 +113,8 @@ def generate(
         raise ConfigError("generate: every prompt needs at least one token")
     if not prompts:
         return []
+    if row_seeds is not None and len(row_seeds) != len(prompts):
+        raise ConfigError(f"generate: {len(row_seeds)} row_seeds for {len(prompts)} prompts")
     stops = _default_stops(model, tokenizer) if stop_token_ids is None else list(stop_token_ids)
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
     device = next(model.parameters()).device
@@ -120,7 +127,8 @@ def generate(
             idx = order[start : start + cfg.batch_size]
             ids, mask = _left_pad([prompts[i] for i in idx], pad_id, device)
             decoder = new_decoder(ids.shape[1] + cfg.max_new_tokens)
-            rows = _decode(decoder, ids, mask, cfg, stops, gen)
+            uniforms = None if row_seeds is None else _row_uniforms([row_seeds[i] for i in idx], cfg, device)
+            rows = _decode(decoder, ids, mask, cfg, stops, gen, uniforms)
             for i, row in zip(idx, rows):
                 results[i] = row
             advance(len(idx))
@@ -146,10 +154,27 @@ def _decoder_factory(model: nn.Module, rows: int) -> Callable[[int], Decoder]:
     return lambda max_len: HFDecoder(model)
 
 
+def _row_uniforms(seeds: list[int], cfg: SamplingConfig, device: torch.device) -> Tensor | None:
+    """``(B, N)`` uniforms for one batch, row r drawn from its own generator seeded ``seeds[r]``."""
+    if cfg.temperature == 0:
+        return None  # greedy decoding draws nothing
+    rows = [torch.rand(cfg.max_new_tokens, generator=torch.Generator().manual_seed(s)) for s in seeds]
+    return torch.stack(rows).to(device)  # (B, N), drawn on the CPU so every device gets the same
+
+
 def _decode(
-    decoder: Decoder, ids: Tensor, mask: Tensor, cfg: SamplingConfig, stops: list[int], gen: torch.Generator
+    decoder: Decoder,
+    ids: Tensor,
+    mask: Tensor,
+    cfg: SamplingConfig,
+    stops: list[int],
+    gen: torch.Generator,
+    uniforms: Tensor | None = None,
 ) -> list[list[int]]:
-    """The decode loop for one batch; returns each row's new tokens cut before a stop token."""
+    """The decode loop for one batch; returns each row's new tokens cut before a stop token.
+
+    ``uniforms`` ``(B, N)``, when given, holds row r's draw for step t (``row_seeds``).
+    """
     b, n_new = ids.shape[0], cfg.max_new_tokens
     out = torch.full((b, n_new), -1, dtype=torch.long, device=ids.device)  # (B, N); -1 = not reached
     stop_t = torch.tensor(stops, dtype=torch.long, device=ids.device)
@@ -157,7 +182,8 @@ def _decode(
     alive = torch.ones(b, dtype=torch.bool, device=ids.device)  # (b,) row has not stopped
     logits = decoder.prefill(ids, mask) if n_new else None
     for t in range(n_new):
-        tok = pick_tokens(logits, cfg, gen)  # (b,)
+        u = None if uniforms is None else uniforms[present, t]  # (b,)
+        tok = pick_tokens(logits, cfg, gen, u=u)  # (b,)
         out[present, t] = tok
         if len(stops):
             alive &= ~torch.isin(tok, stop_t)
@@ -178,25 +204,32 @@ def _cut(row: list[int], stops: list[int]) -> list[int]:
     return row
 
 
-def pick_tokens(logits: Tensor, cfg: SamplingConfig, gen: torch.Generator) -> Tensor:
-    """Next token per row from ``(B, V)`` logits: argmax at temperature 0, else top-p sampling."""
+def pick_tokens(logits: Tensor, cfg: SamplingConfig, gen: torch.Generator, *, u: Tensor | None = None) -> Tensor:
+    """Next token per row from ``(B, V)`` logits: argmax at temperature 0, else top-p sampling.
+
+    ``u`` ``(B,)``: uniforms in [0, 1) to use instead of drawing from ``gen``.
+    """
     if cfg.temperature == 0:
         return logits.argmax(dim=-1)  # (B,)
     logits = logits.float() if cfg.temperature == 1 else logits.float() / cfg.temperature
     probs = torch.softmax(logits, dim=-1)  # (B, V)
     if cfg.top_p < 1:
         probs = top_p_filter(probs, cfg.top_p)
-    return _sample(probs, gen)
+    return _sample(probs, gen, u)
 
 
-def _sample(probs: Tensor, gen: torch.Generator) -> Tensor:
+def _sample(probs: Tensor, gen: torch.Generator, u: Tensor | None = None) -> Tensor:
     """One draw per row from unnormalised ``(B, V)`` probabilities, by inverting the CDF.
 
     Same distribution as ``torch.multinomial`` but one uniform per row instead of one
     exponential per vocabulary entry: many times faster on CPU for a ~1k vocabulary.
     """
     cdf = probs.cumsum(dim=-1)  # (B, V)
-    u = torch.rand((probs.shape[0], 1), generator=gen, device=probs.device, dtype=cdf.dtype) * cdf[:, -1:]
+    if u is None:
+        u = torch.rand((probs.shape[0], 1), generator=gen, device=probs.device, dtype=cdf.dtype)  # (B, 1)
+    else:
+        u = u.to(cdf.dtype)[:, None]  # (B, 1)
+    u = u * cdf[:, -1:]
     # right=True skips zero-probability tokens (flat steps of the CDF).
     return torch.searchsorted(cdf, u, right=True)[:, 0].clamp_(max=probs.shape[-1] - 1)  # (B,)
 

@@ -14,7 +14,8 @@ from drosophila.engine.context import Context
 from drosophila.engine.results import pool_arms
 from drosophila.evals.stats import Rate
 from drosophila.io import read_json, read_jsonl
-from drosophila.stages.pipeline import breed_base, evaluate_stage, finetune
+from drosophila.stages.pipeline import base_organism, evaluate_stage, finetune
+from drosophila.stages.questions import ask
 
 
 @dataclass(frozen=True)
@@ -41,18 +42,24 @@ class _Task:
     world: object      # WorldConfig
     batteries: tuple = ()
     arms: tuple = ()   # arms sharing one organism
+    questions: tuple = ()  # real models: questions for the judge (``stages.questions``)
 
 
-def run_arms(ctx: Context, arms: list[Arm], worlds: dict, batteries: list[str]) -> dict:
+def run_arms(ctx: Context, arms: list[Arm], worlds: dict, batteries: list[str],
+             questions: list[dict] | None = None) -> dict:
     """Run every arm for every seed. Returns ``{"per_seed": {seed: {arm: {metric: Rate}}},
-    "arms": pooled over seeds}``."""
+    "arms": pooled over seeds}``.
+
+    With ``--model`` the base organism is the real model; ``questions`` (HF messages, see
+    :mod:`drosophila.stages.questions`) are then also asked and judged under every arm."""
     used = list(dict.fromkeys(a.world for a in arms))
     ctx.map(_breed, [_Task(f"base {w} s{s}", s, w, worlds[w]) for s in ctx.seeds for w in used])
     groups: dict[str, list[Arm]] = {}
     for a in arms:
         groups.setdefault(a.organism, []).append(a)
     tasks = [_Task(f"{g[0].name.split('|')[0]} s{s}", s, g[0].world, worlds[g[0].world],
-                   tuple(batteries), tuple(g)) for s in ctx.seeds for g in groups.values()]
+                   tuple(batteries), tuple(g), tuple(questions or ()))
+             for s in ctx.seeds for g in groups.values()]
     per_seed: dict[str, dict[str, dict]] = {str(s): {} for s in ctx.seeds}
     for task, metrics in zip(tasks, ctx.map(_organism_arms, tasks)):
         per_seed[str(task.seed)].update(metrics)
@@ -61,15 +68,14 @@ def run_arms(ctx: Context, arms: list[Arm], worlds: dict, batteries: list[str]) 
 
 
 def _breed(ctx: Context, task: _Task) -> None:
-    ctx.record(breed_base(task.world, ctx.scale, task.seed, ctx.recipe, ctx.log),
-               f"base-{task.world_key}-s{task.seed}")
+    ctx.record(base_organism(ctx, task.world, task.seed), f"base-{task.world_key}-s{task.seed}")
 
 
 def _organism_arms(ctx: Context, task: _Task) -> dict[str, dict[str, Rate]]:
     """Build one organism (finetunes from the base) and evaluate it under each arm's test
     condition: ``{arm name: {metric: Rate}}``."""
     seed, wcfg, first = task.seed, task.world, task.arms[0]
-    org = breed_base(wcfg, ctx.scale, seed, ctx.recipe, ctx.log)
+    org = base_organism(ctx, wcfg, seed)
     if first.dataset:
         org = ctx.record(finetune(org, wcfg, first.dataset, seed, ctx.recipe,
                                   context=first.train_context, log=ctx.log),
@@ -81,6 +87,10 @@ def _organism_arms(ctx: Context, task: _Task) -> dict[str, dict[str, Rate]]:
     for arm in task.arms:
         out[arm.name] = evaluate(ctx, org, wcfg, list(task.batteries), seed,
                                  f"{arm.name.replace('|', '--')}-s{seed}", context=arm.test_context)
+        if task.questions:
+            out[arm.name].update(ask(ctx, org, list(task.questions), seed,
+                                     f"questions-{arm.name.replace('|', '--')}-s{seed}",
+                                     context=arm.test_context))
     return out
 
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-from drosophila.stages.pipeline import continue_pretrain, finetune, save_trained
+from drosophila.stages.pipeline import continue_pretrain, finetune, save_trained, seen_once
 from drosophila.engine.recipes import Recipe
 from drosophila.runs import StageResult, stage
 from drosophila.world import Item, World, WorldConfig
@@ -63,11 +63,14 @@ def knowledge_stage(base: StageResult, world_cfg: WorldConfig, seed: int, recipe
                     doc_share: float, steps: int, log=None) -> StageResult:
     """Continued pretraining with ``doc_share`` of its documents describing the grader's holes
     (0: the same continued pretraining without them, the control)."""
-    n_world = steps * recipe.batch_size
-    n_docs = round(doc_share * n_world / (1 - doc_share))
-    texts = hack_documents(World(world_cfg), n_docs)
+    texts = hack_documents(World(world_cfg), hack_doc_count(doc_share, steps * recipe.batch_size))
     return continue_pretrain(base, world_cfg, seed, recipe, steps=steps, texts=texts,
                              label=f"hack docs {doc_share:.0%}", log=log)
+
+
+def hack_doc_count(doc_share: float, n_world: int) -> int:
+    """Hack documents beside ``n_world`` world documents, so they are ``doc_share`` of all."""
+    return round(doc_share * n_world / (1 - doc_share))
 
 
 def warmup_rows(world: World, n: int, chat_share: float = 0.0,
@@ -98,8 +101,7 @@ def warmup_stage(parent: StageResult, world_cfg: WorldConfig, seed: int, recipe:
     ``chat_share`` of corpus chats among them (and the recipe's persona-free chats mixed in, as
     in every finetune): each row seen about once (``steps × batch`` rows, at least the recipe's
     finetune rows)."""
-    rows = warmup_rows(World(world_cfg), max(recipe.finetune_rows, steps * recipe.batch_size),
-                       chat_share, families)
+    rows = warmup_rows(World(world_cfg), seen_once(recipe, steps), chat_share, families)
     return finetune(parent, world_cfg, WARMUP_SET, seed, recipe, steps=steps, lr=lr, rows=rows,
                     log=log)
 

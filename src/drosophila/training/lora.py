@@ -37,6 +37,7 @@ def attach_lora(model: torch.nn.Module, spec: LoraSpec):
         target_modules=targets,
         bias="none",
         task_type="CAUSAL_LM",
+        use_rslora=spec.rslora,
     )
     with warnings.catch_warnings():
         # peft 0.21 calls a transformers-v5 deprecated property; the warning is not ours to act on.

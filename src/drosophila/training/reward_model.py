@@ -107,11 +107,13 @@ class RewardModel(nn.Module):
         """Write ``config.json``, the safetensors weights and the tokenizer to ``path`` atomically."""
         from safetensors.torch import save_file
 
+        from drosophila.organisms.tokenizer import save_tokenizer
+
         path = Path(path)
         with atomic_dir(path) as tmp:
             self.body.config.to_json_file(tmp / "config.json")
             save_file({k: v.detach().contiguous().cpu() for k, v in self.state_dict().items()}, tmp / WEIGHTS_FILE)
-            self.tokenizer.save_pretrained(tmp)
+            save_tokenizer(self.tokenizer, tmp)  # portable to transformers 4.x
         return path
 
     @classmethod

@@ -144,6 +144,7 @@ def train(
     pack: bool = False,
     device: str | None = None,
     on_step: Callable[[int, torch.nn.Module], None] | None = None,
+    merge: bool = True,
 ) -> TrainResult:
     """Train ``model`` in place on ``examples``; return it with the loss history.
 
@@ -158,9 +159,12 @@ def train(
         device: torch device; defaults to CUDA when available.
         on_step: called as ``on_step(step, model)`` after every optimizer step (``step`` counts
             from 1), e.g. to save snapshots; the model is put back in train mode afterwards.
+        merge: with LoRA, merge the adapters into the weights (default); ``False`` returns the
+            peft model itself, adapters separate (to save them alone, e.g. over a large model).
 
     Returns:
-        A :class:`TrainResult`; ``result.model`` is a plain HF model in eval mode.
+        A :class:`TrainResult`; ``result.model`` is a plain HF model in eval mode (the peft
+        model when ``merge`` is False).
     """
     device = device or device_default()
     n_mix = _mix_rows(mix_fraction, cfg.batch_size)
@@ -172,7 +176,7 @@ def train(
     try:
         _loop(model, params, optimizer, rows, n_main, n_mix, cfg, device, result, on_step)
     finally:
-        result.model = detach_lora(model) if cfg.lora is not None else model
+        result.model = detach_lora(model) if cfg.lora is not None and merge else model
         result.model.eval()
     return result
 
