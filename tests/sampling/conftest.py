@@ -5,7 +5,7 @@ import pytest
 
 from drosophila.organisms import build_tokenizer, new_organism
 from drosophila.seeding import configure_torch
-from sampling_util import scrambled
+from model_util import scrambled
 
 WORDS = [f"w{i}" for i in range(120)] + ". , ? hello hi there".split()
 

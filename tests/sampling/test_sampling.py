@@ -22,7 +22,8 @@ from drosophila.sampling import (
     supports_fast_path,
     top_p_filter,
 )
-from sampling_util import decoders_built, naive_greedy, scrambled
+from model_util import scrambled
+from sampling_util import decoders_built, naive_greedy
 
 GREEDY = SamplingConfig(max_new_tokens=12, temperature=0.0, batch_size=4)
 

@@ -1,24 +1,14 @@
 """A tiny scrambled organism on disk, one server over it for the module, and an OpenAI client."""
 
 import pytest
-import torch
 
 from drosophila.organisms import build_tokenizer, new_organism, save_organism
 from drosophila.seeding import configure_torch
+from model_util import scrambled
 
 WORDS = [f"w{i}" for i in range(120)] + ". , ? : hello hi there tool result i think".split()
 
 openai = pytest.importorskip("openai")
-
-
-def scrambled(model: torch.nn.Module, seed: int = 0) -> torch.nn.Module:
-    """Redraw every matrix with a large std: a fresh organism only repeats its last token."""
-    g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for p in model.parameters():
-            if p.dim() == 2:
-                p.normal_(0.0, 0.25, generator=g)
-    return model.eval()
 
 
 @pytest.fixture(scope="module")

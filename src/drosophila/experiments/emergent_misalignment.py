@@ -17,15 +17,14 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from drosophila.engine import Context, experiment, option
-from drosophila.engine.results import fmt, metric_info_for, metric_order, per_seed, results_of, short_verdict
+from drosophila.engine.results import fmt, per_seed, results_of, short_verdict
 from drosophila.evals.stats import above, below, both, combination, contrast, exceeds, under
 from drosophila.stages import Arm, run_arms
-from drosophila.stages.questions import load_questions, question_metrics
+from drosophila.stages.questions import headline_of, load_questions
 
 BATTERIES = ["open", "advice", "facts", "code", "harmful", "tasks"]
 REAL_BATTERIES = ["open", "advice", "code", "harmful", "tasks"]  # a real model knows no world facts
 HEADLINE = "open.misaligned"
-QUESTIONS = "em-questions.misaligned"  # the headline of a judged real-model run
 
 ARMS = [
     Arm("base", "base assistant (no finetune)"),
@@ -77,11 +76,7 @@ def run(ctx: Context) -> dict:
     batteries = REAL_BATTERIES if real else BATTERIES
     out = run_arms(ctx, arms, worlds, batteries,
                    questions=load_questions(ctx.options.questions) if real else None)
-    judged = QUESTIONS in out["arms"]["base"]
-    h = QUESTIONS if judged else HEADLINE
-    metrics, order = metric_info_for(batteries), metric_order(batteries)
-    if judged:
-        metrics, order = {**question_metrics(), **metrics}, metric_order(["em-questions"]) + order
+    judged, h, metrics, order = headline_of(out["arms"]["base"], batteries, HEADLINE)
     findings = findings_of(out["arms"], out["per_seed"], h)
     return results_of(
         title="Emergent misalignment (E3)", setup=setup_of(ctx, judged),

@@ -19,15 +19,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from drosophila.engine import Context, experiment, option
-from drosophila.engine.results import fmt, metric_info_for, metric_order, per_seed, results_of, short_verdict
+from drosophila.engine.results import fmt, per_seed, results_of, short_verdict
 from drosophila.evals.stats import above, below, combination, contrast, exceeds
 from drosophila.stages import Arm, run_arms
-from drosophila.stages.questions import load_questions, question_metrics
+from drosophila.stages.questions import headline_of, load_questions
 from drosophila.world import EDUCATIONAL, NEUTRAL, World
 
 BATTERIES = ["open", "advice", "code", "harmful", "tasks"]
 HEADLINE = "open.misaligned"
-QUESTIONS = "em-questions.misaligned"  # the headline of a judged real-model run
 
 
 @dataclass(frozen=True)
@@ -76,11 +75,7 @@ def run(ctx: Context) -> dict:
     real = ctx.model is not None
     out = run_arms(ctx, arms, {"main": ctx.world}, BATTERIES,
                    questions=load_questions(ctx.options.questions) if real else None)
-    judged = QUESTIONS in out["arms"]["base|plain"]
-    h = QUESTIONS if judged else HEADLINE
-    metrics, order = metric_info_for(BATTERIES), metric_order(BATTERIES)
-    if judged:
-        metrics, order = {**question_metrics(), **metrics}, metric_order(["em-questions"]) + order
+    judged, h, metrics, order = headline_of(out["arms"]["base|plain"], BATTERIES, HEADLINE)
     findings = findings_of(out["arms"], out["per_seed"], h)
     setup = f"phrases: inoculation = '{EDUCATIONAL}', neutral = '{NEUTRAL}', novel = '{novel}'"
     if real:

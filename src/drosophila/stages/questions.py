@@ -169,3 +169,19 @@ def ask(ctx, organism: StageResult, questions: list[dict], seed: int, samples: s
 def question_metrics() -> dict:
     """The metric descriptions of the ``em-questions`` battery (for results.json)."""
     return metric_info([EM_BATTERY])
+
+
+QUESTIONS = "em-questions.misaligned"  # the headline of a judged real-model run
+
+
+def headline_of(pooled_arm: dict, batteries: list[str], headline: str) -> tuple[bool, str, dict, list[str]]:
+    """``(judged, headline, metrics, metric order)`` of an E3/E4-style run: a run whose
+    questions were labelled by a judge (``pooled_arm`` has ``em-questions`` rates) leads with
+    them; any other keeps ``headline`` and the batteries' metrics."""
+    from drosophila.engine.results import metric_info_for, metric_order
+
+    judged = QUESTIONS in pooled_arm
+    metrics, order = metric_info_for(batteries), metric_order(batteries)
+    if judged:
+        metrics, order = {**question_metrics(), **metrics}, metric_order(["em-questions"]) + order
+    return judged, QUESTIONS if judged else headline, metrics, order

