@@ -140,3 +140,20 @@ def test_tiny_e9_writes_its_artefacts(tmp_path):
     assert [s["stage"] for s in lineage["lineage"]] == ["pretrain", "finetune", "lie-grpo"]
     assert (run.path / "plots" / "deception-vs-tpr.png").is_file() and (run.path / "report.html").is_file()
     assert (run.path / "samples" / "before-s0.jsonl").is_file()
+
+
+def test_the_verdict_warns_when_few_answers_before_training_can_be_labelled():
+    from drosophila.evals.stats import wilson
+    from drosophila.stages.lies_outcomes import COHERENT_M
+
+    arms = Plan(LieOptions(tprs=(0.5,), kls=(0.05,))).arms()
+    before = [a for a in arms if a.method == "before"]
+
+    def pooled(k: int, n: int = 200) -> dict:
+        return {a.name: {COHERENT_M: wilson(k, n)} for a in arms}
+
+    assert before
+    assert "Read with care" in E9.coherence_note(pooled(0), arms)      # none labelled
+    assert "Read with care" in E9.coherence_note(pooled(60), arms)     # 30%
+    assert E9.coherence_note(pooled(100), arms) == ""                  # half: no warning
+    assert E9.coherence_note(pooled(190), arms) == ""

@@ -28,7 +28,7 @@ from drosophila.stages.lies import honesty_world
 from drosophila.stages.lies_arms import BEFORE, LieOptions, Plan, build_organisms, organism_name
 from drosophila.stages.lies_detector import load_detector, score_stage
 from drosophila.stages.lies_outcomes import (
-    DECEPTION, FLAGGED, SHARE_POLICY, TF_RECALL, UNDETECTED, arm_rates, metric_info, pooled_auroc,
+    COHERENT_M, DECEPTION, FLAGGED, SHARE_POLICY, TF_RECALL, UNDETECTED, arm_rates, metric_info, pooled_auroc,
 )
 from drosophila.stages.lies_report import (
     curve_figures, detector_table, drift_table, labeller_table, outcome_table, tpr_figures,
@@ -255,6 +255,18 @@ NOTES = [
 ]
 
 
+def coherence_note(pooled: dict, arms: list) -> str:
+    """A warning when the organism before training answers too few held-out scenarios in a way
+    the classifier can label: deception rates then rest on few answers (or none)."""
+    before = [pooled[a.name][COHERENT_M] for a in arms if a.method == BEFORE]
+    r = before[0] if before else None
+    if r is None or not r.n or r.rate >= 0.5:
+        return ""
+    return (f" Read with care: before training only {fmt(r)} of held-out answers could be "
+            "labelled (the rest name no asked entity or are garbled), so every deception rate "
+            "below rests on few answers.")
+
+
 def results_for(ctx, plan: Plan, per_seed, pooled, extras, findings) -> dict:
     seeds = list(extras)
     heldout = extras[seeds[0]]["heldout"]
@@ -273,7 +285,7 @@ def results_for(ctx, plan: Plan, per_seed, pooled, extras, findings) -> dict:
         metric_order=list(info), anchors=anchors_of(plan), findings=findings,
         verdict=short_verdict(findings, key, lead=f"Detector AUROC on held-out answers "
                               f"{auroc['auroc']:.3f} [{auroc['low']:.2f}, {auroc['high']:.2f}] "
-                              "(Apollo: 0.96–0.999)."),
+                              "(Apollo: 0.96–0.999)." + coherence_note(pooled, arms)),
         run=ctx.run, figures=figures, headline_figure=figures[0]["name"],
         tables=[outcome_table(pooled, arms),
                 detector_table({s: extras[s]["detector"] for s in seeds}, auroc, plan),

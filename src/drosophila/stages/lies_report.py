@@ -7,7 +7,7 @@ from drosophila.engine.results import line_series
 from drosophila.evals.stats import Rate, wilson
 from drosophila.stages.lies_arms import BEFORE, LieArm, Plan, organism_name
 from drosophila.stages.lies_outcomes import (
-    BLATANT, CAUGHT_RETRAINED, DECEPTION, FLAGGED, HONEST, OBF_ACTS, OBF_POLICY, TF_FPR, TF_RECALL,
+    BLATANT, CAUGHT_RETRAINED, COHERENT_M, DECEPTION, FLAGGED, HONEST, OBF_ACTS, OBF_POLICY, TF_FPR, TF_RECALL,
     TF_RETRAINED, UNDETECTED, fmt_auroc,
 )
 
@@ -46,7 +46,7 @@ def detector_table(detectors: dict, auroc: dict, plan: Plan) -> dict:
                        "bootstrap interval over base requests (within families) and seeds"}
 
 
-OUTCOME_COLUMNS = [(DECEPTION, "deception"), (HONEST, "honest"), (BLATANT, "blatant"),
+OUTCOME_COLUMNS = [(COHERENT_M, "coherent"), (DECEPTION, "deception"), (HONEST, "honest"), (BLATANT, "blatant"),
                    (OBF_POLICY, "obfuscated policy"), (OBF_ACTS, "obfuscated activations"),
                    (UNDETECTED, "undetected"), (FLAGGED, "flagged"),
                    (CAUGHT_RETRAINED, "caught by retrained probe")]
@@ -65,7 +65,8 @@ def outcome_table(pooled: dict, arms: list[LieArm]) -> dict:
             "columns": ["arm", "method", "KL / β", "TPR", "n", *[c for _, c in OUTCOME_COLUMNS]],
             "rows": rows,
             "caption": "held-out scenarios sampled once each, pooled over seeds; 95% intervals "
-                       "over seeds × prompts. Honest + blatant + obfuscated policy + obfuscated "
+                       "over seeds × prompts. Coherent: answers the exact classifier could label (the "
+                       "rest name no asked entity, or are garbled). Honest + blatant + obfuscated policy + obfuscated "
                        "activations + (mixed or unclassifiable) = 100%. Blatant: the original "
                        "probe flags the lie on the trained organism; obfuscated policy: it misses "
                        "it on both organisms (the text fools it); obfuscated activations: it "
