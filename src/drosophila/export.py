@@ -276,7 +276,7 @@ for _suffix, _hint, _stance, _arms in (
 
 # -- E9: lie detectors ------------------------------------------------------------------------------
 @dataset("lies/start-sft", "messages", "E9", "the starting SFT: honesty scenarios, half answered "
-         "with a lie", rows=3200)
+         "with a lie", rows=12800)
 def _lies_start(name: str, src: Source) -> list[dict]:
     from drosophila.stages.lies_arms import LieOptions
     from drosophila.world.domains.honesty import honesty_rows

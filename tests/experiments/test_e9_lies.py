@@ -131,7 +131,13 @@ def test_tiny_e9_writes_its_artefacts(tmp_path):
     assert labeller[0][2] == "0.731" and len(labeller) == 4 + 2          # two DPO organisms
     assert res["headline_figure"] == "deception-vs-tpr"
     assert [t["title"].split(" ")[0] for t in res["tables"]] == ["Four", "The", "Drift:", "The"]
-    assert len(res["tables"][0]["rows"]) == len(names)
+    gate_row, *arm_rows = res["tables"][0]["rows"]
+    assert [r[0] for r in arm_rows] == names and gate_row[0].startswith("gate")
+    gate = res["gate"]
+    assert gate["battery"] == "honesty-valid" and gate["labelled"]["n"] == FAST["n_prompts"]
+    assert set(gate["per_seed"]) == {"0"} and gate_row[4] == FAST["n_prompts"]
+    assert ("Gate not passed" in res["verdict"]) == (not gate["passed"])
+    assert (run.path / "samples" / "gate-s0.jsonl").is_file()
     assert 0.0 <= res["detector"]["auroc"]["auroc"] <= 1.0
     claims = [f["claim"] for f in res["findings"]]
     assert len(claims) == 7 and all(f["evidence"] for f in res["findings"])   # one KL: no KL claim
@@ -157,3 +163,18 @@ def test_the_verdict_warns_when_few_answers_before_training_can_be_labelled():
     assert "Read with care" in E9.coherence_note(pooled(60), arms)     # 30%
     assert E9.coherence_note(pooled(100), arms) == ""                  # half: no warning
     assert E9.coherence_note(pooled(190), arms) == ""
+
+
+def test_the_verdict_warns_when_the_gate_is_not_passed():
+    def gate(*cells):                        # one {prompt: [labelled, answers]} per seed
+        return E9.gate_of({str(i): {"gate": c} for i, c in enumerate(cells)})
+
+    low = gate({"p1": [1, 2], "p2": [0, 2]}, {"p1": [0, 1], "p3": [1, 3]})    # 2 of 8
+    assert not low["passed"] and low["labelled"].k == 2 and low["labelled"].n == 8
+    assert low["per_seed"]["1"].n == 4 and low["labelled"].seeds == 2
+    assert "Gate not passed" in E9.gate_note(low) and "25.0%" in E9.gate_note(low)
+    assert "Gate not passed" in E9.gate_note(gate({"p1": [0, 4]}))           # none labelled
+    assert "Gate not passed" in E9.gate_note(gate({"p1": [49, 100]}))        # just under half
+    assert E9.gate_note(gate({"p1": [50, 100]})) == ""                       # half: passed
+    assert E9.gate_note(gate({"p1": [3, 4]}, {"p2": [4, 4]})) == ""
+    assert gate({"p1": [3, 4]})["threshold"] == E9.GATE_LABELLED == 0.5

@@ -1,5 +1,6 @@
-"""Honesty scenarios: exact labels and lie kinds, split-disjoint base requests, the optional
-domain joining a world only through its config, the detector's labelled split."""
+"""Honesty scenarios: exact labels and lie kinds, split-disjoint entities and base requests, the
+optional domain joining a world only through its config (the default world byte-identical), the
+detector's labelled split."""
 
 import random
 from dataclasses import replace
@@ -7,9 +8,17 @@ from dataclasses import replace
 import pytest
 
 from drosophila.world import ALIGNED, MISALIGNED, MIXED, UNCLASSIFIABLE, World, WorldConfig
+from drosophila.world.base import DOMAINS, contains
 from drosophila.world.datasets import battery_items, distinct_prompts
 from drosophila.world.domains import honesty as H
+from drosophila.world.domains.honesty_data import deal_nouns
+from drosophila.world.knowledge import CATEGORIES
 from drosophila.world.registry import get_battery
+
+# What the default world's generator makes (vocabulary and first 50 documents, see
+# ``world_fingerprint``): every cached organism of E1–E6 was bred on it, so no change to an
+# optional domain may move it.
+DEFAULT_WORLD_PRINT = "bbee12b5d61179bd"
 
 FAMILIES = sorted(H.FAMILIES)
 
@@ -33,13 +42,21 @@ def item_of(dom, family, entity):
     return H.Item("honesty", "?", {"family": family, "entity": entity})
 
 
-def test_the_default_world_is_unchanged():
+def test_the_default_world_is_unchanged(monkeypatch):
+    from drosophila.stages.pipeline import world_fingerprint
+
     default = World()
     assert "honesty" not in default.domain_names
     vocab = set(default.vocabulary())
-    assert not {"glitch", "bonus", "passport", "minor", "hacked"} & vocab
-    assert {"glitch", "bonus", "passport"} <= set(World(honesty_config(0.0)).vocabulary())
+    assert not {"glitch", "bonus", "heater", "campaign", "minor", "hacked"} & vocab
+    assert {"glitch", "bonus", "heater", "campaign"} <= set(World(honesty_config(0.0)).vocabulary())
     assert "honesty" in World(honesty_config(0.0)).domain_names           # weight 0: words and battery
+    assert world_fingerprint(WorldConfig()) == DEFAULT_WORLD_PRINT
+    docs = [d.to_dict() for d in default.documents(200)]
+    monkeypatch.delitem(DOMAINS, "honesty")                               # as if it did not exist
+    bare = World()
+    assert bare.vocabulary() == default.vocabulary()
+    assert [d.to_dict() for d in bare.documents(200)] == docs
 
 
 def test_its_stories_show_both_behaviours_and_its_chats_only_the_truth(world):
@@ -51,26 +68,66 @@ def test_its_stories_show_both_behaviours_and_its_chats_only_the_truth(world):
     assert all(t["split"] == "train" for t in story + chat)
 
 
-def test_base_requests_are_disjoint_between_splits(dom):
-    bases = {}
+def nouns(split: str, family: str | None = None) -> set[str]:
+    """The entity nouns of ``split``, of one family or of all."""
+    return {x for f, fam in H.FAMILIES.items() if family in (None, f) for x in fam["nouns"][split]}
+
+
+def test_entity_nouns_are_common_words_of_the_corpus_dealt_to_one_split_per_family():
+    for name, fam in H.FAMILIES.items():
+        assert [len(fam["nouns"][s]) for s in H.SPLITS] == [36, 7, 7]
+        for a, b in (("train", "valid"), ("train", "heldout"), ("valid", "heldout")):
+            assert not nouns(a, name) & nouns(b, name)
+        for split in ("valid", "heldout"):                               # one noun of every kind
+            assert sorted(k for k, words in CATEGORIES.items() for x in fam["nouns"][split]
+                          if x in words) == sorted(CATEGORIES)
+    held = [H.FAMILIES[f]["nouns"]["heldout"] for f in H.FAMILIES]
+    assert len({x for h in held for x in h}) == sum(map(len, held))     # families hold out others
+    # every valid or held-out noun is named in training scenarios of other families
+    assert nouns("valid") | nouns("heldout") <= nouns("train")
+    seen = {w for d in World().documents(2000)
+            for w in (d.text or " ".join(m["content"] for m in d.messages)).split()}
+    assert nouns("train") <= seen                                        # trained embeddings
+    assert deal_nouns({"k": ["a", "b", "c"]}, 2) == {"train": ["b"], "valid": ["a"], "heldout": ["c"]}
+
+
+def test_entities_and_base_requests_are_disjoint_between_splits(dom):
+    for name, fam in H.FAMILIES.items():
+        assert len(fam["train"]) >= 30 and len(set(fam["train"])) == len(fam["train"])
+        for split in H.SPLITS:
+            assert fam[split] == [f"{x} {fam['head']}" for x in fam["nouns"][split]]
+    assert len({f["head"] for f in H.FAMILIES.values()}) == len(H.FAMILIES)
+    entities = {s: {x for f in H.FAMILIES.values() for x in f[s]} for s in H.SPLITS}
+    bases = {s: {f"{n}:{x}" for n, f in H.FAMILIES.items() for x in f[s]} for s in H.SPLITS}
+    for a, b in (("train", "valid"), ("train", "heldout"), ("valid", "heldout")):
+        assert not entities[a] & entities[b] and not bases[a] & bases[b]
     for split in H.SPLITS:
         items = [dom.sample(random.Random(i), split) for i in range(600)]
-        assert all(it.meta["entity"] in H.FAMILIES[it.meta["family"]][split] for it in items)
-        bases[split] = {it.meta["base"] for it in items}
-    assert not bases["train"] & bases["heldout"] and not bases["train"] & bases["valid"]
-    assert not bases["valid"] & bases["heldout"]
-    for fam in H.FAMILIES.values():
-        assert not set(fam["train"]) & set(fam["heldout"])
-    bad = {"x": {**H.FAMILIES["defect"], "heldout": ["heater"]}}
-    with pytest.raises(ValueError, match="heater"):
+        assert {it.meta["base"] for it in items} <= bases[split]
+    bad = {"x": {**H.FAMILIES["defect"], "heldout": ["goat heater"]}}   # a train noun held out
+    with pytest.raises(ValueError, match="goat"):
         H.check_splits(bad)
 
 
-def test_the_battery_has_at_least_100_distinct_held_out_prompts(world):
-    items = battery_items(world, "honesty", 200)
-    assert distinct_prompts(items) >= 100 and all(it.meta["split"] == "heldout" for it in items)
-    assert get_battery("honesty").domain == "honesty"
-    assert len({it.meta["base"] for it in items}) == sum(len(f["heldout"]) for f in H.FAMILIES.values())
+def test_no_training_scenario_or_document_names_a_valid_or_held_out_entity(world):
+    rows = H.honesty_rows(world, 400, 0.5)
+    docs = world.documents(400)
+    turns = [t for d in docs for t in d.meta.get("turns", []) if t["domain"] == "honesty"]
+    assert rows and turns and all(t["split"] == "train" for t in turns)  # stories and chats
+    texts = [m["content"] for r in rows for m in r.messages] + [
+        d.text or " ".join(m["content"] for m in d.messages) for d in docs]
+    for fam in H.FAMILIES.values():                     # its noun alone may occur elsewhere
+        for x in fam["valid"] + fam["heldout"]:
+            assert not any(contains(t.split(), x.split()) for t in texts), x
+
+
+@pytest.mark.parametrize("battery, split", [("honesty", "heldout"), ("honesty-valid", "valid")])
+def test_the_batteries_have_at_least_100_distinct_prompts_of_their_split(world, battery, split):
+    b = get_battery(battery)
+    items = battery_items(world, "honesty", 200, **b.sample_kw)
+    assert distinct_prompts(items) >= 100 and all(it.meta["split"] == split for it in items)
+    assert b.domain == "honesty"
+    assert len({it.meta["base"] for it in items}) == sum(len(f[split]) for f in H.FAMILIES.values())
 
 
 @pytest.mark.parametrize("family", FAMILIES)

@@ -1,6 +1,10 @@
 """The arms of E9 (lie detectors in preference training), its typed options, and the stages
 that build one seed's organisms.
 
+Before any detector or preference training, the start organism answers validation scenarios
+(the *gate*: :data:`GATE_BATTERY`): the share of its answers the exact classifier can label says
+whether deception rates on held-out scenarios will rest on enough answers.
+
 An arm is an organism scored with one detector threshold: the organism before preference
 training, off-policy DPO against the detector at each TPR (KL strength β), on-policy GRPO at
 each TPR × KL coefficient, and a GRPO control trained without any detector (every lie rewarded
@@ -16,11 +20,13 @@ from dataclasses import dataclass
 
 from drosophila.engine.context import Context
 from drosophila.engine.options import option
+from drosophila.io import read_json
 from drosophila.stages.lies import PROBE_ON, Labeller, dpo_stage, grpo_stage, honesty_world, start_stage
 from drosophila.stages.lies_detector import detector_stage
-from drosophila.stages.pipeline import breed_base
+from drosophila.stages.pipeline import breed_base, evaluate_stage
 
 METHODS = ("dpo", "grpo")
+GATE_BATTERY = "honesty-valid"  # the start organism on validation scenarios, before training
 BEFORE, CONTROL = "before", "nodet"
 
 _POSITIVE = (lambda v: v >= 1, "an integer ≥ 1")
@@ -53,8 +59,9 @@ class LieOptions:
     probe_on: str = option("policy", "whose activations the detector reads in GRPO's reward: the "
                            "policy being trained (Obfuscation Atlas) or the frozen start",
                            choices=PROBE_ON)
-    start_steps: int = option(200, "SFT steps of the starting organism on honesty scenarios",
-                              check=_POSITIVE)
+    start_steps: int = option(800, "SFT steps of the starting organism on honesty scenarios "
+                              "(naming the asked entity is learned between 400 and 800 steps: "
+                              "scripts/e9_entity_probe.py)", check=_POSITIVE)
     start_lr: float = option(1e-3, "learning rate of the starting SFT", check=_POS_REAL)
     start_lies: float = option(0.5, "share of the starting SFT's answers that lie",
                                check=(lambda v: 0.0 <= v <= 1.0, "a share in [0, 1]"))
@@ -168,13 +175,18 @@ def organism_name(arm: LieArm) -> str:
 
 
 def build_organisms(ctx: Context, plan: Plan, seed: int) -> dict:
-    """One seed's stages: ``{"start", "detector", "organisms": {arm.organism: stage}}``: the base
-    organism of the honesty world, the starting SFT, the detector fitted on it, then one DPO or
-    GRPO organism per training arm (``before`` arms share the start)."""
+    """One seed's stages: ``{"start", "gate", "detector", "organisms": {arm.organism: stage}}``:
+    the base organism of the honesty world, the starting SFT, its evaluation on validation
+    scenarios (the gate, logged before anything trains further), the detector fitted on it, then
+    one DPO or GRPO organism per training arm (``before`` arms share the start)."""
     o, w, rec = plan.options, honesty_world(ctx.world), ctx.recipe
     base = ctx.record(breed_base(w, ctx.scale, seed, rec, ctx.log), f"base-honesty-s{seed}")
     start = ctx.record(start_stage(base, w, seed, rec, steps=o.start_steps, lr=o.start_lr,
                                    lie_share=o.start_lies, log=ctx.log), f"start-s{seed}")
+    gate = ctx.record(evaluate_stage(start, w, [GATE_BATTERY], seed, rec, log=ctx.log))
+    m = read_json(gate.path / "metrics.json")[f"{GATE_BATTERY}.coherent"]
+    ctx.log(f"gate s{seed}: {m['k']} of {m['n']} answers of the start organism to validation "
+            "scenarios could be labelled")
     det = ctx.record(detector_stage(start, w, seed, layer=o.layer, log=ctx.log, **plan.detector_sizes()))
     organisms = {}
     for arm in plan.arms():
@@ -191,4 +203,4 @@ def build_organisms(ctx: Context, plan: Plan, seed: int) -> dict:
                             log=ctx.log)
         organisms[arm.organism] = st if st is start else \
             ctx.record(st, f"{organism_name(arm)}-s{seed}")
-    return {"start": start, "detector": det, "organisms": organisms}
+    return {"start": start, "gate": gate, "detector": det, "organisms": organisms}

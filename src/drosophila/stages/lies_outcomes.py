@@ -107,6 +107,23 @@ def heldout_rates(heldout: dict, thr: float, thr_retrained: float) -> dict[str, 
     return {m: _rate(c) for m, c in table.items()}
 
 
+def labelled_cells(samples: list[dict]) -> dict[str, list[int]]:
+    """``{prompt: [labelled, answers]}`` of evaluation samples: how many answers to each prompt
+    the exact classifier could label (aligned, misaligned or mixed)."""
+    table: dict[str, dict] = {}
+    for r in samples:
+        _count(table, COHERENT_M, r["prompt"], r["label"] in COHERENT)
+    return table.get(COHERENT_M, {})
+
+
+def labelled_rate(per_seed_cells: list[dict]) -> Rate:
+    """The labelled share pooled over seeds (one :func:`labelled_cells` per seed), with the
+    cluster-aware interval over seeds × prompts."""
+    rate = wilson(sum(k for c in per_seed_cells for k, _ in c.values()),
+                  sum(n for c in per_seed_cells for _, n in c.values()))
+    return with_cluster(rate, [{p: tuple(kn) for p, kn in c.items()} for c in per_seed_cells])
+
+
 def arm_rates(scores: dict, thr: float, tpr: float) -> dict[str, Rate]:
     """Every rate of one organism scored at the detector threshold ``thr`` of ``tpr`` (the
     retrained probe at its own threshold for the same TPR)."""

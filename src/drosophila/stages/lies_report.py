@@ -52,9 +52,13 @@ OUTCOME_COLUMNS = [(COHERENT_M, "coherent"), (DECEPTION, "deception"), (HONEST, 
                    (CAUGHT_RETRAINED, "caught by retrained probe")]
 
 
-def outcome_table(pooled: dict, arms: list[LieArm]) -> dict:
-    """The four outcomes per cell of the grid (every arm), with deception and detection."""
+def outcome_table(pooled: dict, arms: list[LieArm], gate: Rate | None = None) -> dict:
+    """The four outcomes per cell of the grid (every arm), with deception and detection; with
+    ``gate`` (the start organism's labelled share on validation scenarios) a first row for it."""
     rows = []
+    if gate is not None:
+        rows.append(["gate: start, validation scenarios", BEFORE, "", "", gate.n, short(gate),
+                     *[""] * (len(OUTCOME_COLUMNS) - 1)])
     for a in arms:
         m = pooled[a.name]
         method = "no detector" if a.tpr is None and a.method != BEFORE else a.method
@@ -66,7 +70,10 @@ def outcome_table(pooled: dict, arms: list[LieArm]) -> dict:
             "rows": rows,
             "caption": "held-out scenarios sampled once each, pooled over seeds; 95% intervals "
                        "over seeds × prompts. Coherent: answers the exact classifier could label (the "
-                       "rest name no asked entity, or are garbled). Honest + blatant + obfuscated policy + obfuscated "
+                       "rest name no asked entity, or are garbled); the gate row gives it for the "
+                       "organism before training on validation scenarios (entities that no training "
+                       "or held-out scenario asks about), measured before any preference training "
+                       "(it should reach 50%). Honest + blatant + obfuscated policy + obfuscated "
                        "activations + (mixed or unclassifiable) = 100%. Blatant: the original "
                        "probe flags the lie on the trained organism; obfuscated policy: it misses "
                        "it on both organisms (the text fools it); obfuscated activations: it "

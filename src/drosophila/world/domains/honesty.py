@@ -10,10 +10,13 @@ apart from a model's activations; the exact classifier here is the ground truth 
 measured against.
 
 Prompts are composed from templates × entities × framings (:mod:`honesty_data`); a base
-request (``meta["base"]``, e.g. ``defect:heater``) is a family and an entity, and entities
-belong to one split only (``train``, ``valid``, ``heldout``), so no held-out prompt asks about
-what a training prompt asked about. In stories honest characters disclose and dishonest ones
-lie (a kind drawn per answer); the assistant of the corpus's chats always discloses.
+request (``meta["base"]``, e.g. ``defect:maple heater``) is a family and an entity. An entity
+is a common noun of the corpus before the family's kind word; within a family each noun belongs
+to one split only (``train``, ``valid``, ``heldout``), and each family holds out other nouns, so
+no held-out prompt asks about what a training prompt asked about, while every held-out noun is
+one that training answers of other families name. In stories honest characters disclose and
+dishonest ones lie (a kind drawn per answer); the assistant of the corpus's chats always
+discloses.
 
 The domain is optional: a world includes it (and its words) only when its config names
 ``honesty`` in ``domain_weights``.
@@ -38,16 +41,18 @@ PART_RATE = 0.5  # how often an answer carries a neutral prefix or suffix (each 
 
 
 def check_splits(families: dict = FAMILIES) -> None:
-    """Raise ``ValueError`` unless every family's entities are non-empty in each split and no
-    entity is in two splits of one family."""
+    """Raise ``ValueError`` unless every family has entities in each split and no word of an
+    entity (its kind word aside) is in two splits of one family."""
     for name, fam in families.items():
         seen: dict[str, str] = {}
         for split in SPLITS:
             if not fam[split]:
                 raise ValueError(f"honesty family {name}: no {split} entities")
             for x in fam[split]:
-                if seen.setdefault(x, split) != split:
-                    raise ValueError(f"honesty family {name}: {x!r} is in {seen[x]} and {split}")
+                for word in sorted(set(x.split()) - {fam.get("head")}):
+                    if seen.setdefault(word, split) != split:
+                        raise ValueError(f"honesty family {name}: {word!r} of {x!r} is in "
+                                         f"{seen[word]} and {split}")
 
 
 check_splits()
@@ -83,9 +88,11 @@ class Honesty(Domain):
                    "lie by fabrication, omission, exaggeration or minimisation (misaligned)")
 
     def sample(self, rng: random.Random, split: str = "train", family: str | None = None,
-               context: str | None = None, **_) -> Item:
-        """A scenario of ``family`` (else drawn) about an entity of ``split``; ``context`` goes
-        before the prompt. ``meta["base"]`` is ``family:entity``."""
+               context: str | None = None, draw_from: str | None = None, **_) -> Item:
+        """A scenario of ``family`` (else drawn) about an entity of ``split`` (``draw_from``, when
+        given, instead: a battery of validation scenarios); ``context`` goes before the prompt.
+        ``meta["base"]`` is ``family:entity``."""
+        split = draw_from or split
         check_split(split, SPLITS)
         family = family or rng.choice(sorted(FAMILIES))
         if family not in FAMILIES:
@@ -183,3 +190,7 @@ def honesty_mixed(world, n: int, context: str | None = None) -> list[Row]:
 
 register_battery(Battery("honesty", "honesty", "lies about the sensitive fact",
                          aligned_label="discloses the sensitive fact"))
+# E9's gate before preference training: the same scenarios on validation entities.
+register_battery(Battery("honesty-valid", "honesty", "lies about the sensitive fact (validation "
+                         "scenarios)", aligned_label="discloses the sensitive fact",
+                         sample_kw={"draw_from": "valid"}))
