@@ -172,7 +172,7 @@ def chat(
     system: Optional[str] = typer.Option(None, help="a system prompt"),
 ) -> None:
     """Talk to an organism (empty line or Ctrl-D ends)."""
-    from drosophila.organisms import load_organism
+    from drosophila.organisms import load_organism, world_text
     from drosophila.sampling import SamplingConfig, sample_chats
 
     org = load_organism(checkpoint)
@@ -182,7 +182,7 @@ def chat(
         text = message if message is not None else _read_line()
         if not text:
             return
-        history.append({"role": "user", "content": " ".join(text.lower().split())})
+        history.append({"role": "user", "content": world_text(text)})
         reply = sample_chats(org.model, org.tokenizer, [history], cfg)[0]
         history.append({"role": "assistant", "content": reply})
         _show_reply(reply)

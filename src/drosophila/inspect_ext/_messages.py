@@ -8,12 +8,6 @@ from collections.abc import Callable, Sequence
 from inspect_ai.model import ChatMessage, ChatMessageAssistant, ChatMessageTool
 
 
-def world_text(text: str) -> str:
-    """Text as organisms speak it: lower case, words separated by single spaces (what
-    ``drosophila chat`` does to what it reads)."""
-    return " ".join(text.lower().split())
-
-
 def conversation(messages: Sequence[ChatMessage], normalise: Callable[[str], str] | None = None) -> list[dict]:
     """System, user and assistant messages keep their role and their text; a tool result
     becomes a user turn (``tool <function> : <result>``) and an assistant's tool calls are
@@ -22,7 +16,7 @@ def conversation(messages: Sequence[ChatMessage], normalise: Callable[[str], str
 
     Args:
         messages: Inspect's input to ``generate``.
-        normalise: Applied to every message's text (organisms: :func:`world_text`).
+        normalise: Applied to every message's text (organisms: ``world_text``).
     """
     out = []
     for m in messages:

@@ -26,8 +26,8 @@ from inspect_ai.tool import ToolChoice, ToolInfo
 
 from drosophila.errors import ConfigError
 from drosophila.inspect_ext._batching import Batcher
-from drosophila.inspect_ext._messages import conversation, cut_at_stop, world_text
-from drosophila.organisms import Organism, load_organism
+from drosophila.inspect_ext._messages import conversation, cut_at_stop
+from drosophila.organisms import Organism, load_organism, world_text
 from drosophila.organisms.checkpoint import ORGANISM_FILE
 from drosophila.sampling import SamplingConfig, chat_prompt_ids, generate
 from drosophila.seeding import configure_torch

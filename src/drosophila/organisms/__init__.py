@@ -8,7 +8,7 @@ from drosophila.organisms.checkpoint import (
     save_organism,
 )
 from drosophila.organisms.scales import SCALES, ScaleSpec, get_scale, make_config
-from drosophila.organisms.tokenizer import CHAT_TEMPLATE, SPECIAL_TOKENS, build_tokenizer
+from drosophila.organisms.tokenizer import CHAT_TEMPLATE, SPECIAL_TOKENS, build_tokenizer, world_text
 
 __all__ = [
     "CHAT_TEMPLATE",
@@ -23,4 +23,5 @@ __all__ = [
     "n_params",
     "new_organism",
     "save_organism",
+    "world_text",
 ]

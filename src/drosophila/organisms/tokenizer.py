@@ -41,6 +41,11 @@ CHAT_TEMPLATE = (
 )
 
 
+def world_text(text: str) -> str:
+    """Text as organisms read it from a person: lower case, words separated by single spaces."""
+    return " ".join(text.lower().split())
+
+
 def build_tokenizer(words: Iterable[str]) -> PreTrainedTokenizerFast:
     """Build the WordLevel tokenizer with the Drosophila special tokens and chat template.
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from transformers import PreTrainedTokenizerBase
 
-from drosophila.organisms import CHAT_TEMPLATE
+from drosophila.organisms import CHAT_TEMPLATE, world_text
 from drosophila.sampling import chat_prompt_ids
 from drosophila.serve.protocol import Message, bad_request
 
@@ -34,11 +34,6 @@ class Prompt:
 def speaks_world_text(tokenizer: PreTrainedTokenizerBase) -> bool:
     """Whether the tokenizer is the organisms' word-level one (its chat template says so)."""
     return getattr(tokenizer, "chat_template", None) == CHAT_TEMPLATE
-
-
-def world_text(text: str) -> str:
-    """What ``drosophila chat`` sends an organism: lower case, single spaces."""
-    return " ".join(text.lower().split())
 
 
 def template_messages(messages: tuple[Message, ...], *, normalize: bool) -> list[dict]:
