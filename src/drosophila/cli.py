@@ -88,7 +88,7 @@ def run(
     experiment: str = typer.Argument(..., help="experiment name (see `drosophila list`)"),
     scale: Optional[str] = typer.Option(None, help="organism scale(s), comma-separated: tiny,small,base,"
                                                    "large,xl (default small; not with --model)"),
-    seeds: str = typer.Option("1", help="number of seeds N (seeds 0..N-1), or a list like 3,4"),
+    seeds: str = typer.Option("1", help="number of seeds N (seeds 0..N-1), or a list like 3,4 (one seed: 2,)"),
     out: Path = typer.Option(Path("runs"), help="parent directory of run directories"),
     resume: bool = typer.Option(True, help="reuse the latest unfinished run with the same config"),
     world: list[str] = typer.Option([], help="world override KEY=VALUE (repeatable)"),
@@ -161,6 +161,20 @@ def report(run_dir: Path = typer.Argument(..., help="a run directory")) -> None:
         raise DrosophilaError(f"{run_dir} has no results.json; is it a finished run directory?")
     md, html = render_report(run_dir)
     typer.echo(f"{md}\n{html}")
+
+
+@app.command()
+def merge(
+    run_dirs: list[Path] = typer.Argument(..., help="finished runs of one experiment and "
+                                                    "configuration, over disjoint seeds"),
+    out: Path = typer.Option(Path("runs"), help="where the merged run directory goes"),
+) -> None:
+    """Combine runs over disjoint seeds into one run with its report, as if the seeds had run
+    together (nothing is trained or evaluated again). E1, E5, E6, E9 and E10 keep what each
+    seed needs; e.g. seeds 0,1 built one day and seed 2 another, or on two machines."""
+    from drosophila.experiments import merge_runs
+
+    merge_runs(run_dirs, out=out)
 
 
 @app.command()

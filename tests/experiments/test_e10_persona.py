@@ -176,6 +176,7 @@ def test_tiny_run_writes_its_artefacts(tmp_path):
     run = run_experiment("persona-steering", scale="tiny", seeds=1, out=tmp_path / "runs", recipe=FAST,
                          options=OPTS, echo=False)
     res = read_json(run.path / "results.json")
+    assert (run.path / "seeds" / "s0.json").is_file()  # the seed's result is kept (merge)
     names = ["base", "base|cap-mid-p25", "base|steer-1", "base|steer+1", "insecure", "secure", "jailbroken",
              "preventative", "insecure|ablate-em", "insecure|ablate-random"]
     assert res["arm_order"] == names and set(res["arms"]) == set(names)

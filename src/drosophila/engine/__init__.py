@@ -8,8 +8,8 @@ from drosophila.engine.recipes import RECIPES, Recipe, recipe_for
 from drosophila.engine.registry import (
     EXPERIMENTS, ExperimentSpec, experiment, get_experiment, list_experiments,
 )
-from drosophila.engine.runner import prepare, run_experiment, run_scan
+from drosophila.engine.runner import merge_runs, prepare, run_experiment, run_scan
 
 __all__ = ["EXPERIMENTS", "RECIPES", "Context", "ExperimentSpec", "NoOptions", "Recipe",
-           "describe_options", "experiment", "get_experiment", "list_experiments", "option",
+           "describe_options", "experiment", "get_experiment", "list_experiments", "merge_runs", "option",
            "parse_options", "prepare", "recipe_for", "run_experiment", "run_scan"]

@@ -40,6 +40,7 @@ class Context:
     tag: str = field(default="", repr=False)  # prefix of this worker's log lines
     model: str | None = None
     judge: str = "exact"
+    kept_seeds_only: bool = False  # a merge: every seed's result must already be in the run
 
     def log(self, message: str) -> None:
         line = f"{self.tag}{message}"
@@ -71,6 +72,44 @@ class Context:
                      f"{'Ray' if self.ray_address else f'{min(self.jobs, len(items))} processes'}")
         return parallel_map(functools.partial(_call, fn, self), items, jobs=self.jobs,
                             ray_address=self.ray_address, threads=getattr(self.recipe, "threads", 1))
+
+    def map_seeds(self, fn: Callable) -> list:
+        """``[fn(ctx, seed) for seed in ctx.seeds]``, each seed's result kept in the run
+        (``seeds/s<seed>.json``, :mod:`drosophila.engine.seedstore`).
+
+        A seed whose result the run already keeps is read back instead of computed (a resumed
+        run, or a merge of runs over other seeds); the others run as :meth:`map` runs them.
+
+        Raises:
+            ConfigError: in a merge, a seed whose result no merged run kept.
+        """
+        from drosophila.engine import seedstore
+        from drosophila.errors import ConfigError
+
+        task = seedstore.task_name(fn)
+        kept = {s: seedstore.load_seed(self.run.path, s, task) for s in self.seeds}
+        todo = [s for s in self.seeds if kept[s] is None]
+        if todo and self.kept_seeds_only:
+            raise ConfigError(f"no kept result for seed(s) {todo} of {task}: the merged runs must "
+                              "each have finished with seeds/s<seed>.json")
+        if len(todo) < len(self.seeds):
+            self.log(f"seed(s) {[s for s in self.seeds if s not in todo]} read from {self.run.path / 'seeds'}")
+        for seed, value in zip(todo, self.map(functools.partial(_keep_seed, fn), todo)):
+            kept[seed] = value
+        return [kept[s] for s in self.seeds]
+
+
+def _keep_seed(fn: Callable, ctx: Context, seed: int):
+    """``fn(ctx, seed)``, its result written to the run; a result the seed format cannot carry
+    is logged and not kept (the run goes on; only a later merge would miss it)."""
+    from drosophila.engine import seedstore
+
+    value = fn(ctx, seed)
+    try:
+        seedstore.save_seed(ctx.run.path, seed, seedstore.task_name(fn), value)
+    except TypeError as err:
+        ctx.log(f"seed {seed}'s result was not kept ({err})")
+    return value
 
 
 def _call(fn: Callable, ctx: Context, item):

@@ -25,6 +25,7 @@ class ExperimentSpec:
     scan: Callable[[list[dict]], dict] | None = None  # combines one results.json per scale
     recipe: Callable | None = None  # recipe(recipe, options) -> the recipe the run uses
     real_model: Callable | None = None  # options -> options of a run on a real model (--model)
+    mergeable: bool = False  # per-seed work goes through ctx.map_seeds alone: runs can merge
 
     def recipe_for_run(self, recipe, options):
         """The recipe this experiment runs with (recorded in config.json); never mutated."""
@@ -36,7 +37,8 @@ EXPERIMENTS: dict[str, ExperimentSpec] = {}
 
 def experiment(name: str, *, code: str, title: str, anchor: str, summary: str,
                options: type = NoOptions, scan: Callable[[list[dict]], dict] | None = None,
-               recipe: Callable | None = None, real_model: Callable | None = None):
+               recipe: Callable | None = None, real_model: Callable | None = None,
+               mergeable: bool = False):
     """Decorator registering ``runner(ctx) -> results`` under ``name``.
 
     Args:
@@ -50,11 +52,14 @@ def experiment(name: str, *, code: str, title: str, anchor: str, summary: str,
         real_model: the experiment also runs on a Hugging Face model (``--model``):
             ``real_model(options) -> options`` adjusts its options for one (e.g. leaves out
             what needs a bred organism); ``lambda o: o`` when nothing changes.
+        mergeable: the runner does all per-seed work through ``ctx.map_seeds`` and builds
+            nothing else, so finished runs over disjoint seeds combine into one
+            (:func:`drosophila.engine.runner.merge_runs`).
     """
 
     def wrap(fn: Callable) -> Callable:
         EXPERIMENTS[name] = ExperimentSpec(name, code, title, anchor, summary, fn, options, scan, recipe,
-                                           real_model)
+                                           real_model, mergeable)
         return fn
 
     return wrap

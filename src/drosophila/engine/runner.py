@@ -100,19 +100,123 @@ def run_experiment(name: str, *, scale: str = "small", seeds: int | list[int] = 
     ctx.log(f"run directory: {run.path}")
     t0 = time.perf_counter()
     results = spec.runner(ctx)
-    results.update({"experiment": name, "code": spec.code, "anchor_paper": spec.anchor,
-                    "scale": scale, "seeds": seed_list, "world": wcfg.to_dict(),
-                    "recipe": rec.to_dict(), "options": options_dict(opts),
-                    **({k: config[k] for k in ("model", "judge")} if model else {}),
+    results.update({**({k: config[k] for k in ("model", "judge")} if model else {}),
                     "environment": {**environment_info(), "jobs": ctx.jobs,
                                     "ray_address": ray_address}})
     results.setdefault("timing", {})["total_s"] = round(time.perf_counter() - t0, 1)
-    run.write_results(results)
+    return _finish(spec, ctx, results, report)
+
+
+def _finish(spec, ctx: Context, results: dict, report: bool):
+    """Stamp ``results`` with what was run, write results.json and (``report``) the report."""
+    results.update({"experiment": spec.name, "code": spec.code, "anchor_paper": spec.anchor,
+                    "scale": ctx.scale, "seeds": ctx.seeds, "world": ctx.world.to_dict(),
+                    "recipe": ctx.recipe.to_dict(), "options": options_dict(ctx.options)})
+    ctx.run.write_results(results)
     if report:
         from drosophila.report import render_report
 
-        render_report(run.path)
-    return run
+        render_report(ctx.run.path)
+    return ctx.run
+
+
+def merge_runs(paths: list, *, out: str | Path = "runs", echo: bool = True, report: bool = True):
+    """Combine finished runs of one experiment and configuration over disjoint seeds into one
+    run, as if its seeds had run together; returns the new :class:`~drosophila.runs.RunDir`.
+
+    Each run keeps its seeds' results (``seeds/s<seed>.json``); the experiment's runner reads
+    them back and pools, tests and reports them exactly as in a run of all the seeds. Nothing
+    is trained or evaluated again. Samples and stage logs are copied; ``results.json`` says
+    which run each seed came from, with that run's environment and time.
+
+    Raises:
+        ConfigError: fewer than two runs, an unfinished run, runs of different experiments or
+            configurations, overlapping seeds, an experiment that cannot merge, or a run that
+            kept no result for one of its seeds.
+    """
+    from drosophila.engine.recipes import Recipe
+    from drosophila.runs import new_run
+    from drosophila.world import WorldConfig
+
+    sources = [_merge_source(Path(p)) for p in paths]
+    if len(sources) < 2:
+        raise ConfigError("merge needs at least two finished runs")
+    name = sources[0]["experiment"]
+    spec = get_experiment(name)
+    if not spec.mergeable:
+        raise ConfigError(f"{name} keeps no per-seed results, so its runs cannot be merged")
+    base = _without_seeds(sources[0]["config"])
+    seeds: list[int] = []
+    for src in sources:
+        if src["experiment"] != name:
+            raise ConfigError(f"{src['path']} is a run of {src['experiment']}, not {name}")
+        if _without_seeds(src["config"]) != base:
+            diff = sorted(k for k in set(base) | set(src["config"])
+                          if k != "seeds" and base.get(k) != src["config"].get(k))
+            raise ConfigError(f"{src['path']} differs from {sources[0]['path']} in {', '.join(diff)}; "
+                              "only runs of one configuration merge")
+        if set(src["config"]["seeds"]) & set(seeds):
+            raise ConfigError(f"seed(s) {sorted(set(src['config']['seeds']) & set(seeds))} are in more "
+                              "than one run")
+        seeds += src["config"]["seeds"]
+    if "model" in base:
+        raise ConfigError("runs on a real model (--model) do not merge")
+    seeds = sorted(seeds)
+    config = {**base, "seeds": seeds, "merged_from": [str(s["path"]) for s in sources]}
+    run = new_run(name, config, root=Path(out), resume=False)
+    for src in sources:
+        _copy_run_parts(src["path"], run)
+    ctx = Context(run=run, scale=base["scale"], seeds=seeds, recipe=Recipe(**base["recipe"]),
+                  world=WorldConfig(**base["world"]),
+                  options=parse_options(spec.options, base["options"], experiment=name),
+                  jobs=1, echo=echo, kept_seeds_only=True)
+    ctx.log(f"merging {', '.join(str(s['path']) for s in sources)} into {run.path}")
+    results = spec.runner(ctx)
+    results["merged_from"] = [{"run": str(s["path"]), "seeds": s["config"]["seeds"],
+                               "total_s": s["results"].get("timing", {}).get("total_s"),
+                               "environment": s["results"].get("environment")} for s in sources]
+    results["environment"] = sources[0]["results"].get("environment")
+    timing = results.setdefault("timing", {})
+    timing["total_s"] = round(sum(s["results"].get("timing", {}).get("total_s") or 0.0 for s in sources), 1)
+    run_ = _finish(spec, ctx, results, report)
+    if echo:
+        print(f"merged {len(sources)} runs (seeds {seeds}): {run_.path}")
+    return run_
+
+
+def _merge_source(path: Path) -> dict:
+    from drosophila.io import read_json
+
+    if not (path / "config.json").is_file():
+        raise ConfigError(f"{path} is not a run directory (no config.json)")
+    if not (path / "results.json").is_file():
+        raise ConfigError(f"{path} has not finished (no results.json)")
+    info = read_json(path / "config.json")
+    return {"path": path, "experiment": info["experiment"], "config": info["config"],
+            "results": read_json(path / "results.json")}
+
+
+def _without_seeds(config: dict) -> dict:
+    return {k: v for k, v in config.items() if k not in ("seeds", "merged_from")}
+
+
+def _copy_run_parts(src: Path, run) -> None:
+    """A merged run's copy of one source's kept seeds, samples and stage log."""
+    import shutil
+
+    from drosophila.io import atomic_write_json, read_json
+
+    for part in ("seeds", "samples"):
+        for f in sorted((src / part).glob("*")) if (src / part).is_dir() else []:
+            dest = run.path / part / f.name
+            if dest.exists():
+                raise ConfigError(f"{src / part / f.name} would overwrite the same file of another run")
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(f, dest)
+    if (src / "stages.json").is_file():
+        have = read_json(run.path / "stages.json") if (run.path / "stages.json").is_file() else []
+        atomic_write_json(run.path / "stages.json",
+                          have + [{**r, "merged_from": str(src)} for r in read_json(src / "stages.json")])
 
 
 def model_config(model: str, judge: str) -> dict:

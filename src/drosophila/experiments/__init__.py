@@ -5,7 +5,7 @@ lives in the stage library (``drosophila.stages``)."""
 
 from drosophila.engine import (
     EXPERIMENTS, RECIPES, Context, ExperimentSpec, Recipe, experiment, get_experiment,
-    list_experiments, recipe_for, run_experiment,
+    list_experiments, merge_runs, recipe_for, run_experiment,
 )
 from drosophila.experiments import (  # noqa: F401  (registers the catalogue)
     defection_probes, emergent_misalignment, inoculation, lie_detectors, persona_steering,
@@ -13,4 +13,4 @@ from drosophila.experiments import (  # noqa: F401  (registers the catalogue)
 )
 
 __all__ = ["EXPERIMENTS", "RECIPES", "Context", "ExperimentSpec", "Recipe", "experiment",
-           "get_experiment", "list_experiments", "recipe_for", "run_experiment"]
+           "get_experiment", "list_experiments", "merge_runs", "recipe_for", "run_experiment"]

@@ -58,11 +58,11 @@ def with_answer_room(recipe, options):
             summary="a labeller that prefers undetected lies > truth > detected lies, with a "
                     "logistic-probe lie detector at several TPRs; off-policy DPO vs on-policy "
                     "GRPO across TPR × KL; deception, detection and the four Atlas outcomes",
-            options=LieOptions, recipe=with_answer_room)
+            options=LieOptions, recipe=with_answer_room, mergeable=True)
 def run(ctx: Context) -> dict:
     plan = Plan.of(ctx.options)
     per_seed, extras = {}, {}
-    for seed, (metrics, extra) in zip(ctx.seeds, ctx.map(run_seed, ctx.seeds)):
+    for seed, (metrics, extra) in zip(ctx.seeds, ctx.map_seeds(run_seed)):
         per_seed[str(seed)], extras[str(seed)] = metrics, extra
     names = [a.name for a in plan.arms()]
     pooled = pool_arms(per_seed, names, ctx.seeds)

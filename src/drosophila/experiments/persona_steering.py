@@ -102,11 +102,11 @@ TITLE = "Persona steering and the assistant axis (E10)"
             summary="assistant axis from 24 role archetypes; role-play jailbreaks and multi-turn "
                     "drift; capping and steering along the axis; persona vectors, projection "
                     "monitoring and preventative steering; ablating the EM direction",
-            options=Options)
+            options=Options, mergeable=True)
 def run(ctx: Context) -> dict:
     plan = plan_of(ctx)
     seeds, geo = {}, {}
-    for seed, out in zip(ctx.seeds, ctx.map(run_seed, ctx.seeds)):
+    for seed, out in zip(ctx.seeds, ctx.map_seeds(run_seed)):
         seeds[str(seed)], geo[str(seed)] = out["metrics"], out["geometry"]
     names = arm_names(plan)
     arms = pool_arms(seeds, names, ctx.seeds)

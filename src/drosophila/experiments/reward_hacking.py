@@ -99,11 +99,11 @@ def start_rate(curve: dict, key: str) -> Rate:
                     "knowledge from stories, documents or hints (and a world without hacking "
                     "stories); don't-hack, hacking-okay and penalty arms; HHH RL after; "
                     "misalignment on six non-coding batteries",
-            options=HackingOptions)
+            options=HackingOptions, mergeable=True)
 def run(ctx: Context) -> dict:
     plan = Plan.of(ctx.options)
     per_seed, curves = {}, {}
-    for seed, (metrics, curve) in zip(ctx.seeds, ctx.map(run_seed, ctx.seeds)):
+    for seed, (metrics, curve) in zip(ctx.seeds, ctx.map_seeds(run_seed)):
         per_seed[str(seed)], curves[str(seed)] = metrics, curve
     names = [n for n in ARM_ORDER if n in per_seed[str(ctx.seeds[0])]]
     pooled = pool_arms(per_seed, names, ctx.seeds)

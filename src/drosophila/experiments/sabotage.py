@@ -104,11 +104,11 @@ class Options(HackingOptions):
             summary="organisms (before RL, E3 secure and insecure finetunes, E5 arms) write a "
                     "detector of misbehaving answers; sabotage rate (of all answers and of "
                     "working detectors) and detector quality against the honest detector",
-            options=Options)
+            options=Options, mergeable=True)
 def run(ctx: Context) -> dict:
     plan, conds = Plan.of(ctx.options), list(ctx.options.conditions)
     per_seed, scored_all = {}, {}
-    for seed, (metrics, scored) in zip(ctx.seeds, ctx.map(run_seed, ctx.seeds)):
+    for seed, (metrics, scored) in zip(ctx.seeds, ctx.map_seeds(run_seed)):
         per_seed[str(seed)] = metrics
         for arm, rows in scored.items():
             scored_all.setdefault(arm, []).extend(rows)

