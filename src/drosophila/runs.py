@@ -170,7 +170,8 @@ class RunDir:
 
     Layout: ``config.json``, ``results.json``, ``samples/*.jsonl``, ``organisms/`` (relative
     symlinks to stage dirs), ``plots/*.png``, ``report.md``, ``report.html``, ``stages.json``
-    (log of :class:`StageResult`) and ``log.txt``.
+    (log of :class:`StageResult`), ``log.txt`` and, for experiments that keep them,
+    ``seeds/s<seed>.json`` (:mod:`drosophila.engine.seedstore`).
     """
 
     path: Path
