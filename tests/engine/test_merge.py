@@ -141,6 +141,7 @@ def test_merge_refuses_what_would_not_be_one_run(toy, tmp_path):
     (b.path / "seeds" / "s1.json").unlink()
     with pytest.raises(ConfigError, match="no kept result for seed"):
         merge_runs([a.path, b.path], out=out, echo=False, report=False)
+    assert len(list(out.iterdir())) == 4                         # refused before a run directory
     nomerge = [_run("toy-nomerge", [s], tmp_path).path for s in (0, 1)]
     with pytest.raises(ConfigError, match="cannot be merged"):
         merge_runs(nomerge, out=out)

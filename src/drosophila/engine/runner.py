@@ -134,6 +134,7 @@ def merge_runs(paths: list, *, out: str | Path = "runs", echo: bool = True, repo
             configurations, overlapping seeds, an experiment that cannot merge, or a run that
             kept no result for one of its seeds.
     """
+    from drosophila.engine import seedstore
     from drosophila.engine.recipes import Recipe
     from drosophila.runs import new_run
     from drosophila.world import WorldConfig
@@ -161,6 +162,11 @@ def merge_runs(paths: list, *, out: str | Path = "runs", echo: bool = True, repo
         seeds += src["config"]["seeds"]
     if "model" in base:
         raise ConfigError("runs on a real model (--model) do not merge")
+    missing = [f"{src['path']}: seed {n}" for src in sources for n in src["config"]["seeds"]
+               if not seedstore.seed_path(src["path"], n).is_file()]
+    if missing:
+        raise ConfigError(f"no kept result for seed(s) ({'; '.join(missing)}); only runs that "
+                          "finished with seeds/s<seed>.json merge")
     seeds = sorted(seeds)
     config = {**base, "seeds": seeds, "merged_from": [str(s["path"]) for s in sources]}
     run = new_run(name, config, root=Path(out), resume=False)
